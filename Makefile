@@ -1,0 +1,78 @@
+# Heimdell developer and CI entry points.
+#
+#   make db            start the local Postgres (scripts/pg.sh up); last line = DATABASE_URL
+#   make demo          migrate, seed demo data and serve on http://127.0.0.1:8080
+#   make test          run the whole test suite against the local Postgres
+#   make browser-deps  install Chromium + chromedriver (for browser tests) if missing
+#   make bench-deps    install wrk if missing
+#
+# DATABASE_URL in the environment always wins over the local cluster.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+PG := $(ROOT)/scripts/pg.sh
+
+# Keep the build cache outside the clone, shared between clones.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/heimdell-target
+
+HEIMDELL := cargo run --release --bin heimdell --
+
+# Not root: use sudo for apt-get.
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y
+
+# Shell snippet: DATABASE_URL from the environment, else the last line of `scripts/pg.sh up`
+# (which itself prints an environment DATABASE_URL unchanged); exported for what follows.
+define ENSURE_DB
+url="$$(bash '$(PG)' up | tail -n 1)"; \
+case "$$url" in \
+  postgres://* | postgresql://*) ;; \
+  *) echo "make: scripts/pg.sh up did not print a DATABASE_URL (got '$$url')" >&2; exit 1 ;; \
+esac; \
+export DATABASE_URL="$$url"
+endef
+
+.PHONY: help db demo test browser-deps bench-deps
+
+help:
+	@sed -n '3,7p' '$(ROOT)/Makefile' | sed 's/^# *//'
+
+db:
+	@bash '$(PG)' up
+
+demo:
+	@$(ENSURE_DB); \
+	cd '$(ROOT)'; \
+	$(HEIMDELL) migrate; \
+	$(HEIMDELL) seed-demo; \
+	exec $(HEIMDELL) serve --addr 127.0.0.1:8080
+
+# Browser tests will need Chromium; once they exist this becomes `test: browser-deps`.
+# test: browser-deps
+test:
+	@$(ENSURE_DB); \
+	cd '$(ROOT)'; \
+	echo "make: CARGO_TARGET_DIR=$$CARGO_TARGET_DIR" >&2; \
+	if cargo nextest --version >/dev/null 2>&1; then \
+	  cargo nextest run --workspace; \
+	  cargo test --workspace --doc; \
+	else \
+	  cargo test --workspace; \
+	fi
+
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  $(SUDO) apt-get update && $(APT_INSTALL) chromium chromium-driver; \
+	else \
+	  echo "make: chromium and chromedriver already installed" >&2; \
+	fi
+
+bench-deps:
+	@if ! command -v wrk >/dev/null 2>&1; then \
+	  $(SUDO) apt-get update && $(APT_INSTALL) wrk; \
+	else \
+	  echo "make: wrk already installed" >&2; \
+	fi

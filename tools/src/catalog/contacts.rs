@@ -1,0 +1,368 @@
+//! `create_contact` and `update_contact`. Emails are validated, phones normalised to E.164 with
+//! the tenant's country, and every changed field lands in the field history.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::{AssertSqlSafe, PgConnection};
+use uuid::Uuid;
+
+use super::common::{Check, Ref, check_refs, checked, foreign, owner_of, record_change};
+use crate::domain::{Email, LawfulBasis, Phone, ReasonCode, Text, TimeZone};
+use crate::error::ToolError;
+use crate::records;
+use crate::registry::{Ctx, Facts, Inspection, Tool, ToolKind};
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateContactArgs {
+    /// Given name.
+    #[schemars(length(min = 1, max = 100))]
+    pub first_name: String,
+    /// Family name.
+    #[serde(default)]
+    #[schemars(length(max = 100))]
+    pub last_name: Option<String>,
+    /// Email address.
+    #[serde(default)]
+    #[schemars(email)]
+    pub email: Option<String>,
+    /// Phone number as written; stored in E.164 using the tenant's country when no country code is given.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Job title.
+    #[serde(default)]
+    #[schemars(length(max = 200))]
+    pub title: Option<String>,
+    /// The company they work for.
+    #[serde(default)]
+    pub company_id: Option<Uuid>,
+    /// The user who owns the contact (default: the requester).
+    #[serde(default)]
+    pub owner_id: Option<Uuid>,
+    /// IANA time zone, e.g. America/Chicago.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// GDPR lawful basis for holding their data.
+    #[serde(default)]
+    pub lawful_basis: Option<LawfulBasis>,
+    /// Whether they agreed to marketing.
+    #[serde(default)]
+    pub marketing_consent: Option<bool>,
+}
+
+pub struct NewContact {
+    first_name: Text,
+    last_name: Option<Text>,
+    email: Option<Email>,
+    phone: Option<Phone>,
+    title: Option<Text>,
+    company_id: Option<Uuid>,
+    owner_id: Uuid,
+    timezone: Option<TimeZone>,
+    lawful_basis: Option<LawfulBasis>,
+    marketing_consent: bool,
+}
+
+impl NewContact {
+    fn name(&self) -> String {
+        match &self.last_name {
+            Some(l) => format!("{} {}", self.first_name, l),
+            None => self.first_name.to_string(),
+        }
+    }
+}
+
+pub struct CreateContact;
+
+impl Tool for CreateContact {
+    type Args = CreateContactArgs;
+    type Input = NewContact;
+    const NAME: &'static str = "create_contact";
+    const KIND: ToolKind = ToolKind::Write;
+    const DESCRIPTION: &'static str = "Create a contact (a person). Refused if another contact already has the same email.";
+
+    fn parse(ctx: &Ctx, a: CreateContactArgs) -> Result<NewContact, ToolError> {
+        let mut c = Check::default();
+        let first_name = c.text("first_name", &a.first_name, 100);
+        let last_name = c.opt_text("last_name", a.last_name.as_deref(), 100);
+        let email = c.opt("email", a.email.as_deref(), Email::parse);
+        let phone = c.opt("phone", a.phone.as_deref(), |s| Phone::parse(s, ctx.country));
+        let title = c.opt_text("title", a.title.as_deref(), 200);
+        let timezone = c.opt("timezone", a.timezone.as_deref(), TimeZone::parse);
+        c.finish()?;
+        Ok(NewContact {
+            first_name: checked(first_name),
+            last_name,
+            email,
+            phone,
+            title,
+            company_id: a.company_id,
+            owner_id: a.owner_id.unwrap_or(ctx.actor.user_id),
+            timezone,
+            lawful_basis: a.lawful_basis,
+            marketing_consent: a.marketing_consent.unwrap_or(false),
+        })
+    }
+
+    async fn inspect(conn: &mut PgConnection, ctx: &Ctx, n: &NewContact) -> Result<Inspection, ToolError> {
+        check_refs(conn, &[("company_id", Ref::Company, n.company_id), ("owner_id", Ref::User, Some(n.owner_id))]).await?;
+        let mut preview = format!("Create contact {}", n.name());
+        if let Some(e) = &n.email {
+            preview.push_str(&format!(" <{e}>"));
+        }
+        if let Some(cid) = n.company_id {
+            preview.push_str(&format!(" at {}", super::common::name_of(conn, Ref::Company, cid).await?));
+        }
+        Ok(Inspection { facts: Facts { foreign_owned: foreign(Some(n.owner_id), ctx), ..Facts::default() }, preview })
+    }
+
+    async fn run(conn: &mut PgConnection, ctx: &Ctx, n: NewContact) -> Result<Value, ToolError> {
+        check_refs(conn, &[("company_id", Ref::Company, n.company_id), ("owner_id", Ref::User, Some(n.owner_id))]).await?;
+        if let Some(email) = &n.email {
+            let existing: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM contacts WHERE lower(email) = lower($1) LIMIT 1")
+                .bind(email.as_str())
+                .fetch_optional(&mut *conn)
+                .await?;
+            if let Some((id,)) = existing {
+                return Err(ToolError::field("email", format!("contact {id} already has this email")));
+            }
+        }
+        let (id,): (Uuid,) = sqlx::query_as(
+            "INSERT INTO contacts (tenant_id, first_name, last_name, email, phone, title, company_id, owner_id,
+                 timezone, lawful_basis, marketing_consent, marketing_consent_at, created_by, created_at, updated_at)
+             VALUES (app_tenant(), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $10 THEN $12 END, $11, $12, $12)
+             RETURNING id",
+        )
+        .bind(n.first_name.as_str())
+        .bind(n.last_name.as_ref().map(Text::as_str).unwrap_or(""))
+        .bind(n.email.as_ref().map(Email::as_str))
+        .bind(n.phone.as_ref().map(Phone::as_str))
+        .bind(n.title.as_ref().map(Text::as_str))
+        .bind(n.company_id)
+        .bind(n.owner_id)
+        .bind(n.timezone.map(|t| t.name()))
+        .bind(n.lawful_basis.map(|b| b.as_str()))
+        .bind(n.marketing_consent)
+        .bind(ctx.actor.user_id)
+        .bind(ctx.now)
+        .fetch_one(&mut *conn)
+        .await?;
+        let contact = records::get_contact(conn, id).await?;
+        Ok(json!({ "contact": contact }))
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateContactArgs {
+    /// The contact to change.
+    pub contact_id: Uuid,
+    /// The version you read; the update is refused if the contact changed since.
+    #[serde(default)]
+    pub expected_version: Option<i32>,
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 100))]
+    pub first_name: Option<String>,
+    /// Family name; an empty string clears it.
+    #[serde(default)]
+    #[schemars(length(max = 100))]
+    pub last_name: Option<String>,
+    /// Email address; an empty string clears it.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Phone number; an empty string clears it.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Job title; an empty string clears it.
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub company_id: Option<Uuid>,
+    #[serde(default)]
+    pub owner_id: Option<Uuid>,
+    #[serde(default)]
+    pub timezone: Option<String>,
+    #[serde(default)]
+    pub lawful_basis: Option<LawfulBasis>,
+    #[serde(default)]
+    pub marketing_consent: Option<bool>,
+    /// True when the contact asked not to be emailed.
+    #[serde(default)]
+    pub email_opt_out: Option<bool>,
+    /// True when the contact asked not to be texted.
+    #[serde(default)]
+    pub sms_opt_out: Option<bool>,
+    /// True when the contact asked not to be called.
+    #[serde(default)]
+    pub do_not_call: Option<bool>,
+    /// Why the change is made, e.g. `customer_request`.
+    #[serde(default)]
+    pub reason_code: Option<String>,
+}
+
+/// One column to set: name, new value (JSON null clears), and how to bind it.
+enum NewValue {
+    Text(Option<String>),
+    Id(Uuid),
+    Flag(bool),
+}
+
+pub struct ContactUpdate {
+    contact_id: Uuid,
+    expected_version: Option<i32>,
+    changes: Vec<(&'static str, NewValue)>,
+    reason: Option<ReasonCode>,
+}
+
+fn clearable<T>(c: &mut Check, field: &str, v: Option<&str>, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<Option<T>> {
+    match v {
+        None => None,
+        Some(s) if s.trim().is_empty() => Some(None),
+        Some(s) => c.req(field, s, parse).map(Some),
+    }
+}
+
+pub struct UpdateContact;
+
+impl Tool for UpdateContact {
+    type Args = UpdateContactArgs;
+    type Input = ContactUpdate;
+    const NAME: &'static str = "update_contact";
+    const KIND: ToolKind = ToolKind::Write;
+    const DESCRIPTION: &'static str = "Change fields of a contact, including consent flags. Only the fields given change; each change is kept in the field history.";
+
+    fn parse(ctx: &Ctx, a: UpdateContactArgs) -> Result<ContactUpdate, ToolError> {
+        let mut c = Check::default();
+        let mut changes: Vec<(&'static str, NewValue)> = Vec::new();
+        if let Some(t) = c.opt_text("first_name", a.first_name.as_deref(), 100) {
+            changes.push(("first_name", NewValue::Text(Some(t.into_string()))));
+        }
+        if let Some(v) = a.last_name.as_deref() {
+            let v = v.trim();
+            if v.chars().count() > 100 {
+                c.push("last_name", "must be at most 100 characters");
+            }
+            changes.push(("last_name", NewValue::Text(Some(v.to_string()))));
+        }
+        if let Some(v) = clearable(&mut c, "email", a.email.as_deref(), Email::parse) {
+            changes.push(("email", NewValue::Text(v.map(|e| e.as_str().to_string()))));
+        }
+        if let Some(v) = clearable(&mut c, "phone", a.phone.as_deref(), |s| Phone::parse(s, ctx.country)) {
+            changes.push(("phone", NewValue::Text(v.map(|p| p.as_str().to_string()))));
+        }
+        if let Some(v) = clearable(&mut c, "title", a.title.as_deref(), |s| Text::parse(s, 200)) {
+            changes.push(("title", NewValue::Text(v.map(Text::into_string))));
+        }
+        if let Some(v) = clearable(&mut c, "timezone", a.timezone.as_deref(), TimeZone::parse) {
+            changes.push(("timezone", NewValue::Text(v.map(|t| t.name().to_string()))));
+        }
+        if let Some(id) = a.company_id {
+            changes.push(("company_id", NewValue::Id(id)));
+        }
+        if let Some(id) = a.owner_id {
+            changes.push(("owner_id", NewValue::Id(id)));
+        }
+        if let Some(b) = a.lawful_basis {
+            changes.push(("lawful_basis", NewValue::Text(Some(b.as_str().to_string()))));
+        }
+        for (name, flag) in [
+            ("marketing_consent", a.marketing_consent),
+            ("email_opt_out", a.email_opt_out),
+            ("sms_opt_out", a.sms_opt_out),
+            ("do_not_call", a.do_not_call),
+        ] {
+            if let Some(f) = flag {
+                changes.push((name, NewValue::Flag(f)));
+            }
+        }
+        let reason = c.opt("reason_code", a.reason_code.as_deref(), ReasonCode::parse);
+        if changes.is_empty() {
+            c.push("", "give at least one field to change");
+        }
+        c.finish()?;
+        Ok(ContactUpdate { contact_id: a.contact_id, expected_version: a.expected_version, changes, reason })
+    }
+
+    async fn inspect(conn: &mut PgConnection, ctx: &Ctx, u: &ContactUpdate) -> Result<Inspection, ToolError> {
+        let owner = owner_of(conn, Ref::Contact, u.contact_id).await?;
+        let name = super::common::name_of(conn, Ref::Contact, u.contact_id).await?;
+        let fields: Vec<String> = u
+            .changes
+            .iter()
+            .map(|(f, v)| match v {
+                NewValue::Text(Some(s)) => format!("{f} → “{s}”"),
+                NewValue::Text(None) => format!("clear {f}"),
+                NewValue::Id(id) => format!("{f} → {id}"),
+                NewValue::Flag(b) => format!("{f} → {b}"),
+            })
+            .collect();
+        // Giving the contact to someone else counts as changing a record you do not keep.
+        let reassigns = u.changes.iter().any(|(f, v)| *f == "owner_id" && matches!(v, NewValue::Id(id) if *id != ctx.actor.user_id));
+        Ok(Inspection {
+            facts: Facts { foreign_owned: foreign(owner, ctx) || reassigns, ..Facts::default() },
+            preview: format!("Update contact {name}: {}", fields.join(", ")),
+        })
+    }
+
+    async fn run(conn: &mut PgConnection, ctx: &Ctx, u: ContactUpdate) -> Result<Value, ToolError> {
+        let company = u.changes.iter().find_map(|(f, v)| match v { NewValue::Id(id) if *f == "company_id" => Some(*id), _ => None });
+        let owner = u.changes.iter().find_map(|(f, v)| match v { NewValue::Id(id) if *f == "owner_id" => Some(*id), _ => None });
+        check_refs(conn, &[("company_id", Ref::Company, company), ("owner_id", Ref::User, owner)]).await?;
+        // Lock the row so the version check and the update see the same state.
+        let current: Option<(Value, i32)> = sqlx::query_as(
+            "SELECT to_jsonb(c) - 'search_text', version FROM contacts c WHERE id = $1 FOR UPDATE",
+        )
+        .bind(u.contact_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some((before, version)) = current else {
+            return Err(ToolError::NotFound { entity: "contact", id: u.contact_id.to_string() });
+        };
+        if let Some(expected) = u.expected_version {
+            if expected != version {
+                return Err(ToolError::Conflict(format!(
+                    "contact {} is at version {version}, not {expected}; read it again", u.contact_id
+                )));
+            }
+        }
+        let mut changed = Vec::new();
+        for (field, value) in &u.changes {
+            let new_json = match value {
+                NewValue::Text(s) => json!(s),
+                NewValue::Id(id) => json!(id),
+                NewValue::Flag(b) => json!(b),
+            };
+            let old_json = before.get(*field).cloned().unwrap_or(Value::Null);
+            if old_json == new_json {
+                continue;
+            }
+            // Column names come from this module's fixed list, never from input.
+            let stamp = match *field {
+                "email_opt_out" | "sms_opt_out" | "do_not_call" | "marketing_consent" => {
+                    format!(", {field}_at = CASE WHEN $2::bool THEN $3 ELSE NULL END")
+                }
+                _ => String::new(),
+            };
+            let sql = format!("UPDATE contacts SET {field} = $1{stamp} WHERE id = $4");
+            let q = match value {
+                NewValue::Text(s) => sqlx::query(AssertSqlSafe(sql.clone())).bind(s.clone()).bind(false),
+                NewValue::Id(id) => sqlx::query(AssertSqlSafe(sql.clone())).bind(*id).bind(false),
+                NewValue::Flag(b) => sqlx::query(AssertSqlSafe(sql.clone())).bind(*b).bind(*b),
+            };
+            q.bind(ctx.now).bind(u.contact_id).execute(&mut *conn).await?;
+            let reason = u.reason.as_ref().map(ReasonCode::as_str);
+            record_change(conn, ctx, "contact", u.contact_id, field, old_json, new_json, reason, None).await?;
+            changed.push(*field);
+        }
+        if !changed.is_empty() {
+            sqlx::query("UPDATE contacts SET version = version + 1, updated_at = $2 WHERE id = $1")
+                .bind(u.contact_id)
+                .bind(ctx.now)
+                .execute(&mut *conn)
+                .await?;
+        }
+        let contact = records::get_contact(conn, u.contact_id).await?;
+        Ok(json!({ "contact": contact, "changed": changed }))
+    }
+}

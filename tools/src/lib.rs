@@ -1,0 +1,24 @@
+//! Heimdell's CRM capabilities as typed tools.
+//!
+//! Every change to the CRM is one of these tools; the model, the REST API and the panel's buttons
+//! all call them through the same registry. This crate knows nothing of models, chat or policy:
+//! it validates arguments, inspects what a call would touch (for the policy layer), renders a
+//! preview sentence, and runs the call inside a tenant-scoped transaction it is handed.
+//!
+//! - [`domain`]: newtypes that cannot hold invalid values (emails, E.164 phones, currencies, ...).
+//! - [`db`]: tenant-scoped transactions; row-level security does the isolation.
+//! - [`registry`]: tool trait, JSON schemas, argument validation, the name → tool map.
+//! - [`catalog`]: the tools themselves, one module per area.
+//! - [`records`]: read models shared by tools and the REST list/get endpoints.
+//! - [`identity`]: passwords and API tokens (hashing, generation).
+
+pub mod catalog;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod identity;
+pub mod records;
+pub mod registry;
+
+pub use error::{FieldError, ToolError};
+pub use registry::{Actor, Ctx, Facts, Inspection, Registry, ToolKind};
