@@ -56,11 +56,12 @@ test:
 	@$(ENSURE_DB); \
 	cd '$(ROOT)'; \
 	echo "make: CARGO_TARGET_DIR=$$CARGO_TARGET_DIR" >&2; \
+	bash '$(PG)' psql -qAt -c "SELECT 'DROP DATABASE IF EXISTS ' || quote_ident(datname) || ';' FROM pg_database WHERE datname LIKE 'heimdell\_test\_%'" | bash '$(PG)' psql -q >/dev/null; \
 	if cargo nextest --version >/dev/null 2>&1; then \
-	  cargo nextest run --workspace; \
 	  cargo test --workspace --doc; \
+	  cargo nextest run --workspace --no-fail-fast; \
 	else \
-	  cargo test --workspace; \
+	  cargo test --workspace --no-fail-fast; \
 	fi
 
 browser-deps:

@@ -330,15 +330,17 @@ CREATE FUNCTION auth_users_by_email(p_email text)
     AS $$ SELECT u.tenant_id, u.id FROM users u WHERE lower(u.email) = lower(p_email) $$;
 
 CREATE FUNCTION auth_token(p_hash bytea)
-    RETURNS TABLE (tenant_id uuid, user_id uuid)
+    RETURNS TABLE (tenant_id uuid, user_id uuid, role text)
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
-    AS $$ SELECT t.tenant_id, t.user_id FROM api_tokens t
+    AS $$ SELECT t.tenant_id, t.user_id, u.role FROM api_tokens t
+          JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.user_id
           WHERE t.token_hash = p_hash AND t.revoked_at IS NULL $$;
 
 CREATE FUNCTION auth_session(p_hash bytea)
-    RETURNS TABLE (tenant_id uuid, user_id uuid)
+    RETURNS TABLE (tenant_id uuid, user_id uuid, role text, csrf_hash bytea)
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
-    AS $$ SELECT s.tenant_id, s.user_id FROM sessions s
+    AS $$ SELECT s.tenant_id, s.user_id, u.role, s.csrf_hash FROM sessions s
+          JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id
           WHERE s.token_hash = p_hash AND s.expires_at > now() $$;
 
 -- Seeding is idempotent across runs: find a tenant by name without knowing its id.

@@ -327,3 +327,40 @@ impl Pipeline {
         if view::visible_to(&action, &me) { Ok(action.with_viewer(&me)) } else { Err(ActionError::NotFound(id)) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use heimdell_policies::{Principal, Role};
+
+    /// Every registered tool is named by at least one policy: with everyday facts, some role
+    /// may propose it. A tool no policy names is denied by default, so this test is what
+    /// fails when someone adds a tool and forgets its policy.
+    #[test]
+    fn every_registered_tool_is_covered_by_a_policy() {
+        let registry = heimdell_tools::catalog::standard();
+        let policy = PolicyEngine::embedded().expect("built-in policies load");
+        let tenant = Uuid::now_v7();
+        for entry in registry.iter() {
+            let facts = call_facts(entry, tenant, Facts::default());
+            let allowed_for: Vec<Role> = Role::ALL
+                .into_iter()
+                .filter(|role| {
+                    let p = Principal { user_id: Uuid::now_v7(), tenant_id: tenant, role: *role };
+                    !matches!(policy.on_proposal(&p, &facts), ApprovalRequirement::Forbidden { .. })
+                })
+                .collect();
+            assert!(!allowed_for.is_empty(), "no policy allows the tool `{}`", entry.name());
+            let rep = Principal { user_id: Uuid::now_v7(), tenant_id: tenant, role: Role::Rep };
+            let decision = policy.on_proposal(&rep, &facts);
+            match entry.kind() {
+                ToolKind::Read => assert_eq!(decision, ApprovalRequirement::Skip, "{}", entry.name()),
+                _ => assert!(
+                    matches!(decision, ApprovalRequirement::NeedsApproval { .. }),
+                    "a write must wait for approval: {} → {decision:?}",
+                    entry.name()
+                ),
+            }
+        }
+    }
+}

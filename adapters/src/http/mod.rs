@@ -1,0 +1,49 @@
+//! The REST API. [`router`] builds the whole application; handlers live in one module per area.
+
+mod actions;
+pub mod auth;
+pub mod error;
+mod extract;
+mod observe;
+mod records;
+mod session;
+mod state;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+
+pub use error::ApiError;
+pub use state::ApiState;
+
+/// Largest request body accepted (JSON tool calls are small).
+const MAX_BODY: usize = 1024 * 1024;
+
+pub fn router(state: ApiState) -> Router {
+    let api = Router::new()
+        .route("/session", post(session::sign_in).get(session::whoami).delete(session::sign_out))
+        .route("/tools", get(actions::list_tools))
+        .route("/actions", post(actions::propose).get(actions::list_actions))
+        .route("/actions/{id}", get(actions::get_action))
+        .route("/actions/{id}/approve", post(actions::approve))
+        .route("/actions/{id}/reject", post(actions::reject))
+        .route("/contacts", get(records::list_contacts))
+        .route("/contacts/{id}", get(records::get_contact))
+        .route("/companies", get(records::list_companies))
+        .route("/companies/{id}", get(records::get_company))
+        .route("/deals", get(records::list_deals))
+        .route("/deals/{id}", get(records::get_deal))
+        .route("/tasks", get(records::list_tasks))
+        .route("/tasks/{id}", get(records::get_task));
+    Router::new()
+        .route("/health", get(observe::health))
+        .route("/metrics", get(observe::metrics))
+        .nest("/api/v1", api)
+        .fallback(observe::not_found)
+        .method_not_allowed_fallback(observe::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe::record))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(CatchPanicLayer::custom(observe::panic_response))
+        .with_state(state)
+}

@@ -1,0 +1,24 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use heimdell_agent::Pipeline;
+use metrics_exporter_prometheus::PrometheusRecorder;
+use sqlx::PgPool;
+
+/// Shared handler state; cloning is cheap.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The app-role pool (row-level security applies to every query).
+    pub pool: PgPool,
+    /// The one path for every tool call.
+    pub pipeline: Pipeline,
+    /// This server's metrics, kept here rather than in a process-global recorder so that
+    /// several servers (as in the tests) never share counters.
+    pub metrics: Arc<PrometheusRecorder>,
+    /// Whether session cookies are marked `Secure` (true behind HTTPS).
+    pub cookie_secure: bool,
+    /// An argon2 hash of nothing in particular: unknown emails are verified against it so a
+    /// failed sign-in takes as long whether or not the account exists.
+    pub dummy_hash: Arc<String>,
+}
