@@ -1,1 +1,113 @@
-fn main() {}
+//! `heimdell`: the command line. Thin on purpose; the work is in the library crates.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use heimdell::config::{Config, LogFormat};
+use heimdell::{app, database, seed};
+
+#[derive(Parser)]
+#[command(
+    name = "heimdell",
+    version,
+    about = "Heimdell: a sales CRM whose changes all wait for a human's approval"
+)]
+struct Cli {
+    /// A TOML config file (also HEIMDELL_CONFIG). Environment variables override it.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply database migrations (as the owner in DATABASE_URL).
+    Migrate,
+    /// Create or refresh the demo tenants, users and data; prints the sign-ins.
+    SeedDemo {
+        /// Print the sign-ins as JSON: {"tenants":[{"id","name","users":[{"email","role","password","token"}]}]}
+        #[arg(long)]
+        json: bool,
+        /// Make sure the first demo tenant has N extra generated contacts (for benchmarks).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        contacts: usize,
+    },
+    /// Migrate, then serve the API (and web panel) until Ctrl-C.
+    Serve {
+        /// Address to listen on (default HEIMDELL_ADDR or 127.0.0.1:8080).
+        #[arg(long)]
+        addr: Option<SocketAddr>,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HEIMDELL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}
+
+/// The demo sign-ins, for people.
+fn print_sign_ins(report: &seed::SeedReport) {
+    println!("Demo sign-ins (passwords and tokens are new on every run):");
+    for t in &report.tenants {
+        println!("\n{} (tenant {})", t.name, t.id);
+        for u in &t.users {
+            println!(
+                "  {:<8} {:<28} password {}  token {}",
+                u.role, u.email, u.password, u.token
+            );
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load(cli.config.as_deref(), |k| std::env::var(k).ok())?;
+    init_logging(config.log_format);
+    match cli.command {
+        Command::Migrate => {
+            database::migrate(&config.database).await?;
+            eprintln!("migrations applied");
+        }
+        Command::SeedDemo { json, contacts } => {
+            let pool = database::connect_app(&config.database).await?;
+            let report = seed::seed_demo(
+                &pool,
+                &seed::SeedOptions {
+                    extra_contacts: contacts,
+                },
+            )
+            .await?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print_sign_ins(&report);
+            }
+        }
+        Command::Serve { addr } => {
+            database::migrate(&config.database).await?;
+            let pool = database::connect_app(&config.database).await?;
+            let state = app::state(&config, pool)?;
+            let addr = addr.unwrap_or(config.addr);
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            tracing::info!(%addr, "Heimdell is serving on http://{addr}");
+            app::serve(listener, state, async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        }
+    }
+    Ok(())
+}

@@ -11,5 +11,7 @@
 pub mod actions;
 pub mod member;
 
-pub use actions::{ActionError, ActionStatus, ActionView, Pipeline, ProposeOutcome, ProposeRequest};
+pub use actions::{
+    ActionError, ActionStatus, ActionView, Pipeline, ProposeOutcome, ProposeRequest,
+};
 pub use member::Member;

@@ -35,7 +35,8 @@ impl Member {
             user_id,
             role: Role::parse(&role).unwrap_or(Role::Rep),
             tz: tz.parse().unwrap_or(chrono_tz::UTC),
-            country: Country::parse(&country).unwrap_or_else(|_| Country::parse("US").expect("US is a country")),
+            country: Country::parse(&country)
+                .unwrap_or_else(|_| Country::parse("US").expect("US is a country")),
         }))
     }
 
@@ -53,7 +54,11 @@ impl Member {
 
     pub fn ctx(&self, now: DateTime<Utc>, action_id: Option<Uuid>) -> Ctx {
         Ctx {
-            actor: Actor { tenant_id: self.tenant_id, user_id: self.user_id, role: self.role },
+            actor: Actor {
+                tenant_id: self.tenant_id,
+                user_id: self.user_id,
+                role: self.role,
+            },
             now,
             tz: self.tz,
             country: self.country,

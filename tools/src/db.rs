@@ -5,7 +5,10 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 /// Begins a transaction in which only `tenant_id`'s rows are visible or writable.
-pub async fn begin_tenant(pool: &PgPool, tenant_id: Uuid) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+pub async fn begin_tenant(
+    pool: &PgPool,
+    tenant_id: Uuid,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     set_tenant(&mut tx, tenant_id).await?;
     Ok(tx)

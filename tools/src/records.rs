@@ -56,7 +56,9 @@ macro_rules! contact_select {
 
 impl ContactRecord {
     pub fn full_name(&self) -> String {
-        format!("{} {}", self.first_name, self.last_name).trim().to_string()
+        format!("{} {}", self.first_name, self.last_name)
+            .trim()
+            .to_string()
     }
 }
 
@@ -207,14 +209,23 @@ impl ListQuery {
 
 /// Escapes LIKE wildcards so user text matches literally.
 pub fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 fn page<T>(mut rows: Vec<T>, limit: i64, id: impl Fn(&T) -> Uuid) -> Page<T> {
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    let next_cursor = if more { rows.last().map(|r| id(r).to_string()) } else { None };
-    Page { items: rows, next_cursor }
+    let next_cursor = if more {
+        rows.last().map(|r| id(r).to_string())
+    } else {
+        None
+    };
+    Page {
+        items: rows,
+        next_cursor,
+    }
 }
 
 pub async fn get_contact(conn: &mut PgConnection, id: Uuid) -> Result<ContactRecord, ToolError> {
@@ -222,12 +233,20 @@ pub async fn get_contact(conn: &mut PgConnection, id: Uuid) -> Result<ContactRec
         .bind(id)
         .fetch_optional(conn)
         .await?
-        .ok_or(ToolError::NotFound { entity: "contact", id: id.to_string() })
+        .ok_or(ToolError::NotFound {
+            entity: "contact",
+            id: id.to_string(),
+        })
 }
 
-pub async fn list_contacts(conn: &mut PgConnection, q: &ListQuery) -> Result<Page<ContactRecord>, ToolError> {
+pub async fn list_contacts(
+    conn: &mut PgConnection,
+    q: &ListQuery,
+) -> Result<Page<ContactRecord>, ToolError> {
     let limit = q.limit();
-    let rows = sqlx::query_as::<_, ContactRecord>(concat!(contact_select!(), " WHERE ($1::text IS NULL OR c.search_text LIKE $1)
+    let rows = sqlx::query_as::<_, ContactRecord>(concat!(
+        contact_select!(),
+        " WHERE ($1::text IS NULL OR c.search_text LIKE $1)
          AND ($2::uuid IS NULL OR c.id > $2) ORDER BY c.id LIMIT $3"
     ))
     .bind(q.pattern())
@@ -238,8 +257,14 @@ pub async fn list_contacts(conn: &mut PgConnection, q: &ListQuery) -> Result<Pag
     Ok(page(rows, limit, |r| r.id))
 }
 
-pub async fn contacts_of_company(conn: &mut PgConnection, company_id: Uuid, limit: i64) -> Result<Vec<ContactRecord>, ToolError> {
-    Ok(sqlx::query_as::<_, ContactRecord>(concat!(contact_select!(), " WHERE c.company_id = $1 ORDER BY c.last_name, c.first_name LIMIT $2"
+pub async fn contacts_of_company(
+    conn: &mut PgConnection,
+    company_id: Uuid,
+    limit: i64,
+) -> Result<Vec<ContactRecord>, ToolError> {
+    Ok(sqlx::query_as::<_, ContactRecord>(concat!(
+        contact_select!(),
+        " WHERE c.company_id = $1 ORDER BY c.last_name, c.first_name LIMIT $2"
     ))
     .bind(company_id)
     .bind(limit)
@@ -252,10 +277,16 @@ pub async fn get_company(conn: &mut PgConnection, id: Uuid) -> Result<CompanyRec
         .bind(id)
         .fetch_optional(conn)
         .await?
-        .ok_or(ToolError::NotFound { entity: "company", id: id.to_string() })
+        .ok_or(ToolError::NotFound {
+            entity: "company",
+            id: id.to_string(),
+        })
 }
 
-pub async fn list_companies(conn: &mut PgConnection, q: &ListQuery) -> Result<Page<CompanyRecord>, ToolError> {
+pub async fn list_companies(
+    conn: &mut PgConnection,
+    q: &ListQuery,
+) -> Result<Page<CompanyRecord>, ToolError> {
     let limit = q.limit();
     let rows = sqlx::query_as::<_, CompanyRecord>(concat!(company_select!(), " WHERE ($1::text IS NULL OR lower(co.name) LIKE $1 OR lower(coalesce(co.domain, '')) LIKE $1)
          AND ($2::uuid IS NULL OR co.id > $2) ORDER BY co.id LIMIT $3"
@@ -273,12 +304,20 @@ pub async fn get_deal(conn: &mut PgConnection, id: Uuid) -> Result<DealRecord, T
         .bind(id)
         .fetch_optional(conn)
         .await?
-        .ok_or(ToolError::NotFound { entity: "deal", id: id.to_string() })
+        .ok_or(ToolError::NotFound {
+            entity: "deal",
+            id: id.to_string(),
+        })
 }
 
-pub async fn list_deals(conn: &mut PgConnection, q: &ListQuery) -> Result<Page<DealRecord>, ToolError> {
+pub async fn list_deals(
+    conn: &mut PgConnection,
+    q: &ListQuery,
+) -> Result<Page<DealRecord>, ToolError> {
     let limit = q.limit();
-    let rows = sqlx::query_as::<_, DealRecord>(concat!(deal_select!(), " WHERE ($1::text IS NULL OR lower(d.name) LIKE $1)
+    let rows = sqlx::query_as::<_, DealRecord>(concat!(
+        deal_select!(),
+        " WHERE ($1::text IS NULL OR lower(d.name) LIKE $1)
          AND ($2::uuid IS NULL OR d.id > $2) ORDER BY d.id LIMIT $3"
     ))
     .bind(q.pattern())
@@ -295,16 +334,34 @@ pub enum DealsOf {
     Company(Uuid),
 }
 
-pub async fn deals_of(conn: &mut PgConnection, of: DealsOf, limit: i64) -> Result<Vec<DealRecord>, ToolError> {
+pub async fn deals_of(
+    conn: &mut PgConnection,
+    of: DealsOf,
+    limit: i64,
+) -> Result<Vec<DealRecord>, ToolError> {
     let (sql, id) = match of {
-        DealsOf::Contact(id) => (concat!(deal_select!(), " WHERE d.contact_id = $1", deals_of_order!()), id),
-        DealsOf::Company(id) => (concat!(deal_select!(), " WHERE d.company_id = $1", deals_of_order!()), id),
+        DealsOf::Contact(id) => (
+            concat!(
+                deal_select!(),
+                " WHERE d.contact_id = $1",
+                deals_of_order!()
+            ),
+            id,
+        ),
+        DealsOf::Company(id) => (
+            concat!(
+                deal_select!(),
+                " WHERE d.company_id = $1",
+                deals_of_order!()
+            ),
+            id,
+        ),
     };
     Ok(sqlx::query_as::<_, DealRecord>(sql)
-    .bind(id)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?)
 }
 
 pub async fn get_task(conn: &mut PgConnection, id: Uuid) -> Result<TaskRecord, ToolError> {
@@ -312,12 +369,20 @@ pub async fn get_task(conn: &mut PgConnection, id: Uuid) -> Result<TaskRecord, T
         .bind(id)
         .fetch_optional(conn)
         .await?
-        .ok_or(ToolError::NotFound { entity: "task", id: id.to_string() })
+        .ok_or(ToolError::NotFound {
+            entity: "task",
+            id: id.to_string(),
+        })
 }
 
-pub async fn list_tasks_page(conn: &mut PgConnection, q: &ListQuery) -> Result<Page<TaskRecord>, ToolError> {
+pub async fn list_tasks_page(
+    conn: &mut PgConnection,
+    q: &ListQuery,
+) -> Result<Page<TaskRecord>, ToolError> {
     let limit = q.limit();
-    let rows = sqlx::query_as::<_, TaskRecord>(concat!(task_select!(), " WHERE ($1::text IS NULL OR lower(t.title) LIKE $1)
+    let rows = sqlx::query_as::<_, TaskRecord>(concat!(
+        task_select!(),
+        " WHERE ($1::text IS NULL OR lower(t.title) LIKE $1)
          AND ($2::uuid IS NULL OR t.id > $2) ORDER BY t.id LIMIT $3"
     ))
     .bind(q.pattern())
@@ -342,8 +407,13 @@ pub struct TaskFilter {
     pub limit: i64,
 }
 
-pub async fn find_tasks(conn: &mut PgConnection, f: &TaskFilter) -> Result<Vec<TaskRecord>, ToolError> {
-    Ok(sqlx::query_as::<_, TaskRecord>(concat!(task_select!(), " WHERE ($1::uuid IS NULL OR t.owner_id = $1)
+pub async fn find_tasks(
+    conn: &mut PgConnection,
+    f: &TaskFilter,
+) -> Result<Vec<TaskRecord>, ToolError> {
+    Ok(sqlx::query_as::<_, TaskRecord>(concat!(
+        task_select!(),
+        " WHERE ($1::uuid IS NULL OR t.owner_id = $1)
            AND (NOT $2 OR t.status = 'open')
            AND ($3::timestamptz IS NULL OR t.due_at < $3)
            AND ($4::timestamptz IS NULL OR t.due_at >= $4)
@@ -371,17 +441,42 @@ pub enum TimelineOf {
     Deal(Uuid),
 }
 
-pub async fn timeline(conn: &mut PgConnection, of: TimelineOf, limit: i64) -> Result<Vec<ActivityRecord>, ToolError> {
+pub async fn timeline(
+    conn: &mut PgConnection,
+    of: TimelineOf,
+    limit: i64,
+) -> Result<Vec<ActivityRecord>, ToolError> {
     let (sql, id) = match of {
-        TimelineOf::Contact(id) => (concat!(activity_select!(), " WHERE a.contact_id = $1", timeline_order!()), id),
-        TimelineOf::Company(id) => (concat!(activity_select!(), " WHERE a.company_id = $1", timeline_order!()), id),
-        TimelineOf::Deal(id) => (concat!(activity_select!(), " WHERE a.deal_id = $1", timeline_order!()), id),
+        TimelineOf::Contact(id) => (
+            concat!(
+                activity_select!(),
+                " WHERE a.contact_id = $1",
+                timeline_order!()
+            ),
+            id,
+        ),
+        TimelineOf::Company(id) => (
+            concat!(
+                activity_select!(),
+                " WHERE a.company_id = $1",
+                timeline_order!()
+            ),
+            id,
+        ),
+        TimelineOf::Deal(id) => (
+            concat!(
+                activity_select!(),
+                " WHERE a.deal_id = $1",
+                timeline_order!()
+            ),
+            id,
+        ),
     };
     Ok(sqlx::query_as::<_, ActivityRecord>(sql)
-    .bind(id)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?)
 }
 
 /// A change of one field, for the stage history on a deal.
@@ -396,7 +491,12 @@ pub struct FieldChange {
     pub changed_at: DateTime<Utc>,
 }
 
-pub async fn field_history(conn: &mut PgConnection, entity_type: &str, id: Uuid, limit: i64) -> Result<Vec<FieldChange>, ToolError> {
+pub async fn field_history(
+    conn: &mut PgConnection,
+    entity_type: &str,
+    id: Uuid,
+    limit: i64,
+) -> Result<Vec<FieldChange>, ToolError> {
     Ok(sqlx::query_as::<_, FieldChange>(
         "SELECT field, old_value, new_value, changed_by, reason_code, note, changed_at FROM field_history
          WHERE entity_type = $1 AND entity_id = $2 ORDER BY changed_at DESC LIMIT $3",

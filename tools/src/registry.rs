@@ -7,8 +7,8 @@ use crate::error::{FieldError, ToolError};
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use schemars::JsonSchema;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sqlx::PgConnection;
 use std::collections::BTreeMap;
@@ -122,30 +122,47 @@ pub struct ToolEntry {
 }
 
 trait ErasedOps: Send + Sync {
-    fn inspect<'a>(&'a self, conn: &'a mut PgConnection, ctx: &'a Ctx, args: Value)
-    -> BoxFuture<'a, Result<Inspection, ToolError>>;
-    fn run<'a>(&'a self, conn: &'a mut PgConnection, ctx: &'a Ctx, args: Value)
-    -> BoxFuture<'a, Result<Value, ToolError>>;
+    fn inspect<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        ctx: &'a Ctx,
+        args: Value,
+    ) -> BoxFuture<'a, Result<Inspection, ToolError>>;
+    fn run<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        ctx: &'a Ctx,
+        args: Value,
+    ) -> BoxFuture<'a, Result<Value, ToolError>>;
 }
 
 struct Ops<T: Tool>(std::marker::PhantomData<fn() -> T>);
 
 fn decode<T: Tool>(ctx: &Ctx, args: Value) -> Result<T::Input, ToolError> {
-    let wire: T::Args = serde_json::from_value(args).map_err(|e| ToolError::field("", e.to_string()))?;
+    let wire: T::Args =
+        serde_json::from_value(args).map_err(|e| ToolError::field("", e.to_string()))?;
     T::parse(ctx, wire)
 }
 
 impl<T: Tool> ErasedOps for Ops<T> {
-    fn inspect<'a>(&'a self, conn: &'a mut PgConnection, ctx: &'a Ctx, args: Value)
-    -> BoxFuture<'a, Result<Inspection, ToolError>> {
+    fn inspect<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        ctx: &'a Ctx,
+        args: Value,
+    ) -> BoxFuture<'a, Result<Inspection, ToolError>> {
         Box::pin(async move {
             let input = decode::<T>(ctx, args)?;
             T::inspect(conn, ctx, &input).await
         })
     }
 
-    fn run<'a>(&'a self, conn: &'a mut PgConnection, ctx: &'a Ctx, args: Value)
-    -> BoxFuture<'a, Result<Value, ToolError>> {
+    fn run<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        ctx: &'a Ctx,
+        args: Value,
+    ) -> BoxFuture<'a, Result<Value, ToolError>> {
         Box::pin(async move {
             let input = decode::<T>(ctx, args)?;
             T::run(conn, ctx, input).await
@@ -186,28 +203,50 @@ impl ToolEntry {
                 _ => errors.push(FieldError::new(base, e.masked().to_string())),
             }
         }
-        if errors.is_empty() { Ok(()) } else { Err(ToolError::InvalidArguments(errors)) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ToolError::InvalidArguments(errors))
+        }
     }
 
     /// Parses the arguments and reports what the call would touch, without changing anything.
-    pub async fn inspect(&self, conn: &mut PgConnection, ctx: &Ctx, args: &Value) -> Result<Inspection, ToolError> {
+    pub async fn inspect(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &Ctx,
+        args: &Value,
+    ) -> Result<Inspection, ToolError> {
         self.validate(args)?;
         self.ops.inspect(conn, ctx, args.clone()).await
     }
 
     /// Runs the call. The caller owns the transaction, so a failure leaves nothing behind.
-    pub async fn run(&self, conn: &mut PgConnection, ctx: &Ctx, args: &Value) -> Result<Value, ToolError> {
+    pub async fn run(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &Ctx,
+        args: &Value,
+    ) -> Result<Value, ToolError> {
         self.validate(args)?;
         self.ops.run(conn, ctx, args.clone()).await
     }
 }
 
 fn pointer_to_field(pointer: &str) -> String {
-    pointer.trim_start_matches('/').replace('/', ".").replace("~1", "/").replace("~0", "~")
+    pointer
+        .trim_start_matches('/')
+        .replace('/', ".")
+        .replace("~1", "/")
+        .replace("~0", "~")
 }
 
 fn join(base: &str, prop: &str) -> String {
-    if base.is_empty() { prop.to_string() } else { format!("{base}.{prop}") }
+    if base.is_empty() {
+        prop.to_string()
+    } else {
+        format!("{base}.{prop}")
+    }
 }
 
 /// The JSON schema callers and models see for `T`: inlined, without `$schema`.
@@ -252,13 +291,19 @@ impl Registry {
             validator,
             ops: Box::new(Ops::<T>(std::marker::PhantomData)),
         };
-        assert!(self.tools.insert(T::NAME, entry).is_none(), "tool {} registered twice", T::NAME);
+        assert!(
+            self.tools.insert(T::NAME, entry).is_none(),
+            "tool {} registered twice",
+            T::NAME
+        );
         self.order.push(T::NAME);
         self
     }
 
     pub fn get(&self, name: &str) -> Result<&ToolEntry, ToolError> {
-        self.tools.get(name).ok_or_else(|| ToolError::UnknownTool(name.to_string()))
+        self.tools
+            .get(name)
+            .ok_or_else(|| ToolError::UnknownTool(name.to_string()))
     }
 
     /// Every tool in registration order.

@@ -5,8 +5,12 @@
 use heimdell_tools::domain::Email;
 
 fn corpus() -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/isemail_tests.xml");
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e} (shared/ must sit beside the repo)"))
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/data/isemail_tests.xml"
+    );
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("read {path}: {e} (shared/ must sit beside the repo)"))
 }
 
 fn decode(s: &str) -> String {
@@ -14,7 +18,10 @@ fn decode(s: &str) -> String {
     let mut rest = s;
     while let Some(i) = rest.find('&') {
         out.push_str(&rest[..i]);
-        let end = rest[i..].find(';').map(|e| i + e).expect("entity ends with ;");
+        let end = rest[i..]
+            .find(';')
+            .map(|e| i + e)
+            .expect("entity ends with ;");
         let entity = &rest[i + 1..end];
         match entity {
             "amp" => out.push('&'),
@@ -25,7 +32,11 @@ fn decode(s: &str) -> String {
             hex if hex.starts_with("#x") => {
                 let n = u32::from_str_radix(&hex[2..], 16).unwrap();
                 // The corpus writes control character N as U+2400 + N.
-                let n = if (0x2400..0x2420).contains(&n) { n - 0x2400 } else { n };
+                let n = if (0x2400..0x2420).contains(&n) {
+                    n - 0x2400
+                } else {
+                    n
+                };
                 out.push(char::from_u32(n).unwrap());
             }
             other => panic!("unknown entity {other}"),
@@ -55,14 +66,24 @@ fn corpus_categories_are_honoured() {
         let category = tag(block, "category").to_string();
         let accepted = Email::parse(&address).is_ok();
         let entry = counts.entry(category.clone()).or_default();
-        if accepted { entry.0 += 1 } else { entry.1 += 1 }
+        if accepted {
+            entry.0 += 1
+        } else {
+            entry.1 += 1
+        }
         let expected = match category.as_str() {
             "ISEMAIL_ERR" => Some(false),
             // Syntactically fine, but a bare top-level domain (test@io) or a dotless one
             // cannot take a salesperson's mail, so those are refused too.
-            "ISEMAIL_VALID_CATEGORY" | "ISEMAIL_DNSWARN" => Some(address.rsplit_once('@').is_some_and(|(_, d)| d.contains('.') && !d.starts_with('['))),
+            "ISEMAIL_VALID_CATEGORY" | "ISEMAIL_DNSWARN" => Some(
+                address
+                    .rsplit_once('@')
+                    .is_some_and(|(_, d)| d.contains('.') && !d.starts_with('[')),
+            ),
             // Quoted strings, comments, folding white space, IP literals: refused by design.
-            "ISEMAIL_CFWS" | "ISEMAIL_DEPREC" | "ISEMAIL_RFC5322" | "ISEMAIL_RFC5321" => Some(false),
+            "ISEMAIL_CFWS" | "ISEMAIL_DEPREC" | "ISEMAIL_RFC5322" | "ISEMAIL_RFC5321" => {
+                Some(false)
+            }
             _ => None,
         };
         if let Some(want) = expected {
@@ -76,5 +97,10 @@ fn corpus_categories_are_honoured() {
     }
     let total: usize = counts.values().map(|(a, r)| a + r).sum();
     assert!(total >= 160, "corpus has {total} tests");
-    assert!(wrong.is_empty(), "{} disagreements:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} disagreements:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
 }

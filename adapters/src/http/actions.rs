@@ -50,7 +50,9 @@ pub async fn list_tools(State(state): State<ApiState>, user: AuthUser) -> Json {
             let approval = match state.pipeline.policy().on_proposal(&principal, &facts) {
                 ApprovalRequirement::Forbidden { .. } => return None,
                 ApprovalRequirement::Skip => "none".to_string(),
-                ApprovalRequirement::NeedsApproval { approver, .. } => approver.as_str().to_string(),
+                ApprovalRequirement::NeedsApproval { approver, .. } => {
+                    approver.as_str().to_string()
+                }
             };
             Some(json!({
                 "name": t.name(),
@@ -91,19 +93,38 @@ pub async fn propose(
         Some(v) => {
             let k = v.to_str().unwrap_or_default().trim();
             if k.is_empty() || k.len() > 200 {
-                return Err(ApiError::invalid(vec![FieldError::new("Idempotency-Key", "must be 1 to 200 visible characters")]));
+                return Err(ApiError::invalid(vec![FieldError::new(
+                    "Idempotency-Key",
+                    "must be 1 to 200 visible characters",
+                )]));
             }
             Some(k.to_string())
         }
     };
-    let req = ProposeRequest { tool: body.tool, args: body.args, approve: body.approve, idempotency_key, source: "api" };
+    let req = ProposeRequest {
+        tool: body.tool,
+        args: body.args,
+        approve: body.approve,
+        idempotency_key,
+        source: "api",
+    };
     Ok(match state.pipeline.propose(user.caller(), req).await? {
-        ProposeOutcome::Read { result } => (StatusCode::OK, axum::Json(json!({ "status": "executed", "result": result }))).into_response(),
-        ProposeOutcome::Executed { id, result } => {
-            (StatusCode::OK, axum::Json(json!({ "id": id, "status": "executed", "result": result }))).into_response()
-        }
+        ProposeOutcome::Read { result } => (
+            StatusCode::OK,
+            axum::Json(json!({ "status": "executed", "result": result })),
+        )
+            .into_response(),
+        ProposeOutcome::Executed { id, result } => (
+            StatusCode::OK,
+            axum::Json(json!({ "id": id, "status": "executed", "result": result })),
+        )
+            .into_response(),
         ProposeOutcome::Pending(view) => {
-            let code = if view.status == ActionStatus::Pending { StatusCode::CREATED } else { StatusCode::OK };
+            let code = if view.status == ActionStatus::Pending {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
             (code, axum::Json(json!(view))).into_response()
         }
     })
@@ -125,15 +146,27 @@ pub async fn list_actions(
     let status = match q.status.as_deref() {
         None | Some("") | Some("all") => None,
         Some(s) => Some(ActionStatus::parse(s).ok_or_else(|| {
-            ApiError::invalid(vec![FieldError::new("status", "must be pending, executed, rejected, expired, failed or all")])
+            ApiError::invalid(vec![FieldError::new(
+                "status",
+                "must be pending, executed, rejected, expired, failed or all",
+            )])
         })?),
     };
-    let items = state.pipeline.list(user.caller(), status, q.limit.unwrap_or(50)).await?;
+    let items = state
+        .pipeline
+        .list(user.caller(), status, q.limit.unwrap_or(50))
+        .await?;
     Ok(axum::Json(json!({ "items": items })))
 }
 
-pub async fn get_action(State(state): State<ApiState>, user: AuthUser, Path(id): Path<Uuid>) -> Result<Json, ApiError> {
-    Ok(axum::Json(json!(state.pipeline.get(user.caller(), id).await?)))
+pub async fn get_action(
+    State(state): State<ApiState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json, ApiError> {
+    Ok(axum::Json(json!(
+        state.pipeline.get(user.caller(), id).await?
+    )))
 }
 
 #[derive(Deserialize)]
@@ -142,10 +175,17 @@ struct ApproveBody {
     args: Option<Value>,
 }
 
-pub async fn approve(State(state): State<ApiState>, user: AuthUser, Path(id): Path<Uuid>, body: Bytes) -> Result<Json, ApiError> {
+pub async fn approve(
+    State(state): State<ApiState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+    body: Bytes,
+) -> Result<Json, ApiError> {
     let edited = optional_body::<ApproveBody>(&body)?.and_then(|b| b.args);
     let view = state.pipeline.approve(user.caller(), id, edited).await?;
-    Ok(axum::Json(json!({ "id": view.id, "status": view.status, "result": view.result, "action": view })))
+    Ok(axum::Json(
+        json!({ "id": view.id, "status": view.status, "result": view.result, "action": view }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -154,12 +194,19 @@ struct RejectBody {
     reason: Option<String>,
 }
 
-pub async fn reject(State(state): State<ApiState>, user: AuthUser, Path(id): Path<Uuid>, body: Bytes) -> Result<Json, ApiError> {
+pub async fn reject(
+    State(state): State<ApiState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+    body: Bytes,
+) -> Result<Json, ApiError> {
     let reason = optional_body::<RejectBody>(&body)?.and_then(|b| b.reason);
     if reason.as_ref().is_some_and(|r| r.chars().count() > 2000) {
-        return Err(ApiError::invalid(vec![FieldError::new("reason", "must be at most 2000 characters")]));
+        return Err(ApiError::invalid(vec![FieldError::new(
+            "reason",
+            "must be at most 2000 characters",
+        )]));
     }
     let view = state.pipeline.reject(user.caller(), id, reason).await?;
     Ok(axum::Json(json!(view)))
 }
-

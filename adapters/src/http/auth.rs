@@ -38,7 +38,10 @@ pub struct AuthUser {
 
 impl AuthUser {
     pub fn caller(&self) -> Caller {
-        Caller { tenant_id: self.tenant_id, user_id: self.user_id }
+        Caller {
+            tenant_id: self.tenant_id,
+            user_id: self.user_id,
+        }
     }
 }
 
@@ -53,13 +56,19 @@ impl FromRequestParts<ApiState> for AuthUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
         if let Some(token) = bearer(parts) {
-            let row: Option<(Uuid, Uuid, String)> = sqlx::query_as("SELECT tenant_id, user_id, role FROM auth_token($1)")
-                .bind(secret_hash(token))
-                .fetch_optional(&state.pool)
-                .await?;
+            let row: Option<(Uuid, Uuid, String)> =
+                sqlx::query_as("SELECT tenant_id, user_id, role FROM auth_token($1)")
+                    .bind(secret_hash(token))
+                    .fetch_optional(&state.pool)
+                    .await?;
             let (tenant_id, user_id, role) = row.ok_or_else(ApiError::unauthorized)?;
             let role = Role::parse(&role).map_err(|_| ApiError::unauthorized())?;
-            return Ok(AuthUser { tenant_id, user_id, role, via: Via::Token });
+            return Ok(AuthUser {
+                tenant_id,
+                user_id,
+                role,
+                via: Via::Token,
+            });
         }
         let jar = CookieJar::from_headers(&parts.headers);
         let Some(cookie) = jar.get(SESSION_COOKIE) else {
@@ -73,7 +82,11 @@ impl FromRequestParts<ApiState> for AuthUser {
         let (tenant_id, user_id, role, csrf_hash) = row.ok_or_else(ApiError::unauthorized)?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if !safe {
-            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
             let ok: bool = secret_hash(sent).ct_eq(&csrf_hash).into();
             if sent.is_empty() || !ok {
                 return Err(ApiError::new(
@@ -84,6 +97,11 @@ impl FromRequestParts<ApiState> for AuthUser {
             }
         }
         let role = Role::parse(&role).map_err(|_| ApiError::unauthorized())?;
-        Ok(AuthUser { tenant_id, user_id, role, via: Via::Session })
+        Ok(AuthUser {
+            tenant_id,
+            user_id,
+            role,
+            via: Via::Session,
+        })
     }
 }

@@ -18,29 +18,57 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), details: Vec::new() }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: Vec::new(),
+        }
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Sign in or send an API token (Authorization: Bearer …).")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Sign in or send an API token (Authorization: Bearer …).",
+        )
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("No {what} with that id."))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("No {what} with that id."),
+        )
     }
 
     pub fn invalid(details: Vec<FieldError>) -> Self {
         let message = details
             .iter()
-            .map(|d| if d.field.is_empty() { d.message.clone() } else { format!("{}: {}", d.field, d.message) })
+            .map(|d| {
+                if d.field.is_empty() {
+                    d.message.clone()
+                } else {
+                    format!("{}: {}", d.field, d.message)
+                }
+            })
             .collect::<Vec<_>>()
             .join("; ");
-        ApiError { status: StatusCode::BAD_REQUEST, code: "invalid_arguments", message, details }
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid_arguments",
+            message,
+            details,
+        }
     }
 
     pub fn internal(err: impl std::fmt::Display) -> Self {
         tracing::error!(error = %err, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong on our side; it has been logged.")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Something went wrong on our side; it has been logged.",
+        )
     }
 }
 
@@ -55,9 +83,10 @@ impl From<ToolError> for ApiError {
     fn from(e: ToolError) -> Self {
         match e {
             ToolError::InvalidArguments(d) => ApiError::invalid(d),
-            ToolError::UnknownTool(name) => {
-                ApiError::invalid(vec![FieldError::new("tool", format!("there is no tool named `{name}`"))])
-            }
+            ToolError::UnknownTool(name) => ApiError::invalid(vec![FieldError::new(
+                "tool",
+                format!("there is no tool named `{name}`"),
+            )]),
             ToolError::NotFound { entity, .. } => ApiError::not_found(entity),
             ToolError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             ToolError::Database(e) => ApiError::internal(e),
@@ -69,12 +98,20 @@ impl From<ActionError> for ApiError {
     fn from(e: ActionError) -> Self {
         match e {
             ActionError::Tool(t) => t.into(),
-            ActionError::Denied { reason } => ApiError::new(StatusCode::FORBIDDEN, "policy_denied", reason),
-            ActionError::NotFound(_) => ApiError::not_found("action"),
-            ActionError::NotPending { status } => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", format!("This action is already {status}."))
+            ActionError::Denied { reason } => {
+                ApiError::new(StatusCode::FORBIDDEN, "policy_denied", reason)
             }
-            ActionError::Expired => ApiError::new(StatusCode::CONFLICT, "action_expired", "This action expired before it was approved."),
+            ActionError::NotFound(_) => ApiError::not_found("action"),
+            ActionError::NotPending { status } => ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("This action is already {status}."),
+            ),
+            ActionError::Expired => ApiError::new(
+                StatusCode::CONFLICT,
+                "action_expired",
+                "This action expired before it was approved.",
+            ),
             ActionError::UnknownUser => ApiError::unauthorized(),
             ActionError::Database(e) => ApiError::internal(e),
         }

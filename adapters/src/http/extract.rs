@@ -26,9 +26,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
 
 fn malformed(r: JsonRejection) -> ApiError {
     let message = match &r {
-        JsonRejection::MissingJsonContentType(_) => "Send the body as JSON with Content-Type: application/json.".to_string(),
-        JsonRejection::JsonSyntaxError(_) => format!("The body is not valid JSON: {}", r.body_text()),
-        JsonRejection::JsonDataError(_) => format!("The body does not have the expected shape: {}", r.body_text()),
+        JsonRejection::MissingJsonContentType(_) => {
+            "Send the body as JSON with Content-Type: application/json.".to_string()
+        }
+        JsonRejection::JsonSyntaxError(_) => {
+            format!("The body is not valid JSON: {}", r.body_text())
+        }
+        JsonRejection::JsonDataError(_) => format!(
+            "The body does not have the expected shape: {}",
+            r.body_text()
+        ),
         _ => r.body_text(),
     };
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "malformed_body", message)
@@ -40,7 +47,11 @@ pub fn optional_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<Option<T>, Api
         return Ok(None);
     }
     serde_json::from_slice(bytes).map(Some).map_err(|e| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "malformed_body", format!("The body is not the expected JSON: {e}"))
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "malformed_body",
+            format!("The body is not the expected JSON: {e}"),
+        )
     })
 }
 
@@ -54,7 +65,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(v)| Query(v))
-            .map_err(|r: QueryRejection| ApiError::invalid(vec![FieldError::new("query", r.body_text())]))
+            .map_err(|r: QueryRejection| {
+                ApiError::invalid(vec![FieldError::new("query", r.body_text())])
+            })
     }
 }
 

@@ -22,9 +22,17 @@ const MAX_BODY: usize = 1024 * 1024;
 
 pub fn router(state: ApiState) -> Router {
     let api = Router::new()
-        .route("/session", post(session::sign_in).get(session::whoami).delete(session::sign_out))
+        .route(
+            "/session",
+            post(session::sign_in)
+                .get(session::whoami)
+                .delete(session::sign_out),
+        )
         .route("/tools", get(actions::list_tools))
-        .route("/actions", post(actions::propose).get(actions::list_actions))
+        .route(
+            "/actions",
+            post(actions::propose).get(actions::list_actions),
+        )
         .route("/actions/{id}", get(actions::get_action))
         .route("/actions/{id}/approve", post(actions::approve))
         .route("/actions/{id}/reject", post(actions::reject))
@@ -42,7 +50,10 @@ pub fn router(state: ApiState) -> Router {
         .nest("/api/v1", api)
         .fallback(observe::not_found)
         .method_not_allowed_fallback(observe::method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), observe::record))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::record,
+        ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(CatchPanicLayer::custom(observe::panic_response))
         .with_state(state)

@@ -40,7 +40,10 @@ impl ListParams {
             Some(c) => match Uuid::parse_str(c) {
                 Ok(id) => Some(id),
                 Err(_) => {
-                    errors.push(FieldError::new("cursor", "is not a cursor this API returned"));
+                    errors.push(FieldError::new(
+                        "cursor",
+                        "is not a cursor this API returned",
+                    ));
                     None
                 }
             },
@@ -48,7 +51,11 @@ impl ListParams {
         if !errors.is_empty() {
             return Err(ApiError::invalid(errors));
         }
-        Ok(ListQuery { q: self.q, limit: self.limit, after })
+        Ok(ListQuery {
+            q: self.q,
+            limit: self.limit,
+            after,
+        })
     }
 }
 
@@ -80,7 +87,22 @@ macro_rules! list_and_get {
     };
 }
 
-list_and_get!(list_contacts, get_contact, records::list_contacts, records::get_contact);
-list_and_get!(list_companies, get_company, records::list_companies, records::get_company);
+list_and_get!(
+    list_contacts,
+    get_contact,
+    records::list_contacts,
+    records::get_contact
+);
+list_and_get!(
+    list_companies,
+    get_company,
+    records::list_companies,
+    records::get_company
+);
 list_and_get!(list_deals, get_deal, records::list_deals, records::get_deal);
-list_and_get!(list_tasks, get_task, records::list_tasks_page, records::get_task);
+list_and_get!(
+    list_tasks,
+    get_task,
+    records::list_tasks_page,
+    records::get_task
+);

@@ -32,14 +32,22 @@ pub struct SignIn {
 }
 
 fn bad_credentials() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Wrong email or password.")
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "Wrong email or password.",
+    )
 }
 
-pub async fn sign_in(State(state): State<ApiState>, Body(req): Body<SignIn>) -> Result<Response, ApiError> {
-    let matches: Vec<(Uuid, Uuid)> = sqlx::query_as("SELECT tenant_id, user_id FROM auth_users_by_email($1)")
-        .bind(req.email.trim())
-        .fetch_all(&state.pool)
-        .await?;
+pub async fn sign_in(
+    State(state): State<ApiState>,
+    Body(req): Body<SignIn>,
+) -> Result<Response, ApiError> {
+    let matches: Vec<(Uuid, Uuid)> =
+        sqlx::query_as("SELECT tenant_id, user_id FROM auth_users_by_email($1)")
+            .bind(req.email.trim())
+            .fetch_all(&state.pool)
+            .await?;
     let chosen = match (matches.as_slice(), req.tenant_id) {
         ([], _) => None,
         ([one], None) => Some(*one),
@@ -57,20 +65,32 @@ pub async fn sign_in(State(state): State<ApiState>, Body(req): Body<SignIn>) -> 
     };
 
     let mut tx = begin_tenant(&state.pool, tenant_id).await?;
-    let (hash, locked_until, email, name, role): (Option<String>, Option<chrono::DateTime<Utc>>, String, String, String) =
-        sqlx::query_as("SELECT password_hash, locked_until, email, name, role FROM users WHERE id = $1 FOR UPDATE")
-            .bind(user_id)
-            .fetch_one(&mut *tx)
-            .await?;
+    let (hash, locked_until, email, name, role): (
+        Option<String>,
+        Option<chrono::DateTime<Utc>>,
+        String,
+        String,
+        String,
+    ) = sqlx::query_as(
+        "SELECT password_hash, locked_until, email, name, role FROM users WHERE id = $1 FOR UPDATE",
+    )
+    .bind(user_id)
+    .fetch_one(&mut *tx)
+    .await?;
     let now = Utc::now();
     if let Some(until) = locked_until.filter(|u| *u > now) {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "locked_out",
-            format!("Too many failed sign-ins. Try again after {} UTC.", until.format("%H:%M")),
+            format!(
+                "Too many failed sign-ins. Try again after {} UTC.",
+                until.format("%H:%M")
+            ),
         ));
     }
-    let ok = hash.as_deref().is_some_and(|h| verify_password(&req.password, h));
+    let ok = hash
+        .as_deref()
+        .is_some_and(|h| verify_password(&req.password, h));
     if !ok {
         sqlx::query(
             "UPDATE users SET failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
@@ -108,7 +128,10 @@ pub async fn sign_in(State(state): State<ApiState>, Body(req): Body<SignIn>) -> 
         if state.cookie_secure { "; Secure" } else { "" }
     );
     let mut headers = HeaderMap::new();
-    headers.insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(ApiError::internal)?);
+    headers.insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
+    );
     let body = json!({
         "user": { "id": user_id, "tenant_id": tenant_id, "email": email, "name": name, "role": role },
         "csrf_token": csrf,
@@ -116,7 +139,10 @@ pub async fn sign_in(State(state): State<ApiState>, Body(req): Body<SignIn>) -> 
     Ok((StatusCode::OK, headers, axum::Json(body)).into_response())
 }
 
-pub async fn whoami(State(state): State<ApiState>, user: AuthUser) -> Result<impl IntoResponse, ApiError> {
+pub async fn whoami(
+    State(state): State<ApiState>,
+    user: AuthUser,
+) -> Result<impl IntoResponse, ApiError> {
     let mut tx = begin_tenant(&state.pool, user.tenant_id).await?;
     let (email, name, timezone, tenant_name): (String, String, String, String) = sqlx::query_as(
         "SELECT u.email, u.name, u.timezone, t.name FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.id = $1",
@@ -132,7 +158,11 @@ pub async fn whoami(State(state): State<ApiState>, user: AuthUser) -> Result<imp
     })))
 }
 
-pub async fn sign_out(State(state): State<ApiState>, headers: HeaderMap, user: AuthUser) -> Result<Response, ApiError> {
+pub async fn sign_out(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    user: AuthUser,
+) -> Result<Response, ApiError> {
     let jar = axum_extra::extract::CookieJar::from_headers(&headers);
     if let Some(c) = jar.get(SESSION_COOKIE) {
         let mut tx = begin_tenant(&state.pool, user.tenant_id).await?;
@@ -144,6 +174,9 @@ pub async fn sign_out(State(state): State<ApiState>, headers: HeaderMap, user: A
     }
     let expire = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
     let mut out = HeaderMap::new();
-    out.insert(header::SET_COOKIE, HeaderValue::from_str(&expire).map_err(ApiError::internal)?);
+    out.insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&expire).map_err(ApiError::internal)?,
+    );
     Ok((StatusCode::NO_CONTENT, out).into_response())
 }

@@ -9,7 +9,9 @@ mod view;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use heimdell_policies::{ApprovalRequirement, ApproverRole, CallFacts, PolicyEngine, ToolKind as PolicyKind};
+use heimdell_policies::{
+    ApprovalRequirement, ApproverRole, CallFacts, PolicyEngine, ToolKind as PolicyKind,
+};
 use heimdell_tools::db::begin_tenant;
 use heimdell_tools::registry::ToolEntry;
 use heimdell_tools::{Facts, Registry, ToolError, ToolKind};
@@ -104,8 +106,18 @@ fn call_facts(entry: &ToolEntry, tenant_id: Uuid, f: Facts) -> CallFacts {
 }
 
 impl Pipeline {
-    pub fn new(pool: PgPool, registry: Arc<Registry>, policy: Arc<PolicyEngine>, ttl: Duration) -> Self {
-        Pipeline { pool, registry, policy, ttl }
+    pub fn new(
+        pool: PgPool,
+        registry: Arc<Registry>,
+        policy: Arc<PolicyEngine>,
+        ttl: Duration,
+    ) -> Self {
+        Pipeline {
+            pool,
+            registry,
+            policy,
+            ttl,
+        }
     }
 
     pub fn registry(&self) -> &Registry {
@@ -121,18 +133,28 @@ impl Pipeline {
     }
 
     async fn member(conn: &mut PgConnection, user_id: Uuid) -> Result<Member, ActionError> {
-        Member::load(conn, user_id).await?.ok_or(ActionError::UnknownUser)
+        Member::load(conn, user_id)
+            .await?
+            .ok_or(ActionError::UnknownUser)
     }
 
     /// Proposes a tool call; see the module docs for what happens to reads and writes.
-    pub async fn propose(&self, caller: Caller, req: ProposeRequest) -> Result<ProposeOutcome, ActionError> {
+    pub async fn propose(
+        &self,
+        caller: Caller,
+        req: ProposeRequest,
+    ) -> Result<ProposeOutcome, ActionError> {
         let entry = self.registry.get(&req.tool)?;
         entry.validate(&req.args)?;
         let mut tx = begin_tenant(&self.pool, caller.tenant_id).await?;
         if let Some(key) = &req.idempotency_key {
             if let Some(existing) = view::by_idempotency_key(&mut tx, key).await? {
                 if existing.tool != req.tool || existing.args != req.args {
-                    return Err(ToolError::field("idempotency_key", "was already used for a different call").into());
+                    return Err(ToolError::field(
+                        "idempotency_key",
+                        "was already used for a different call",
+                    )
+                    .into());
                 }
                 return Ok(ProposeOutcome::Pending(existing));
             }
@@ -165,18 +187,24 @@ impl Pipeline {
                 Ok(ProposeOutcome::Read { result })
             }
             ApprovalRequirement::NeedsApproval { approver, reason } => {
-                let key = req.idempotency_key.clone().unwrap_or_else(|| Uuid::new_v4().to_string());
-                let id = view::insert(&mut tx, view::NewAction {
-                    tool: entry.name(),
-                    args: &req.args,
-                    requester_id: me.user_id,
-                    approver_role: approver,
-                    preview: &inspection.preview,
-                    idempotency_key: &key,
-                    source: req.source,
-                    created_at: now,
-                    expires_at: now + self.ttl,
-                })
+                let key = req
+                    .idempotency_key
+                    .clone()
+                    .unwrap_or_else(|| Uuid::new_v4().to_string());
+                let id = view::insert(
+                    &mut tx,
+                    view::NewAction {
+                        tool: entry.name(),
+                        args: &req.args,
+                        requester_id: me.user_id,
+                        approver_role: approver,
+                        preview: &inspection.preview,
+                        idempotency_key: &key,
+                        source: req.source,
+                        created_at: now,
+                        expires_at: now + self.ttl,
+                    },
+                )
                 .await?;
                 let decision = format!("needs_approval:{}", approver.as_str());
                 record.event = Event::Proposed;
@@ -185,11 +213,24 @@ impl Pipeline {
                 record.reason = Some(&reason);
                 audit::write(&mut tx, record.clone()).await?;
 
-                if req.approve && self.policy.on_approval(&principal, &principal, &facts).is_ok() {
+                if req.approve
+                    && self
+                        .policy
+                        .on_approval(&principal, &principal, &facts)
+                        .is_ok()
+                {
                     let ctx = me.ctx(now, Some(id));
                     // A failed run rolls the whole proposal back: the caller asked for both or nothing.
                     let result = entry.run(&mut tx, &ctx, &req.args).await?;
-                    view::mark_executed(&mut tx, id, me.user_id, &req.args, &inspection.preview, &result).await?;
+                    view::mark_executed(
+                        &mut tx,
+                        id,
+                        me.user_id,
+                        &req.args,
+                        &inspection.preview,
+                        &result,
+                    )
+                    .await?;
                     record.event = Event::Approved;
                     record.approver_id = Some(me.user_id);
                     audit::write(&mut tx, record.clone()).await?;
@@ -199,7 +240,9 @@ impl Pipeline {
                     tx.commit().await?;
                     return Ok(ProposeOutcome::Executed { id, result });
                 }
-                let created = view::get(&mut tx, id).await?.ok_or(ActionError::NotFound(id))?;
+                let created = view::get(&mut tx, id)
+                    .await?
+                    .ok_or(ActionError::NotFound(id))?;
                 tx.commit().await?;
                 Ok(ProposeOutcome::Pending(created))
             }
@@ -207,12 +250,21 @@ impl Pipeline {
     }
 
     /// Approves a pending action (optionally with edited arguments) and runs it exactly once.
-    pub async fn approve(&self, caller: Caller, id: Uuid, edited_args: Option<Value>) -> Result<ActionView, ActionError> {
+    pub async fn approve(
+        &self,
+        caller: Caller,
+        id: Uuid,
+        edited_args: Option<Value>,
+    ) -> Result<ActionView, ActionError> {
         let mut tx = begin_tenant(&self.pool, caller.tenant_id).await?;
-        let action = view::lock(&mut tx, id).await?.ok_or(ActionError::NotFound(id))?;
+        let action = view::lock(&mut tx, id)
+            .await?
+            .ok_or(ActionError::NotFound(id))?;
         let now = Utc::now();
         if action.status != ActionStatus::Pending {
-            return Err(ActionError::NotPending { status: action.status });
+            return Err(ActionError::NotPending {
+                status: action.status,
+            });
         }
         if action.expires_at <= now {
             view::expire_one(&mut tx, &action).await?;
@@ -236,7 +288,10 @@ impl Pipeline {
         record.requester_id = Some(requester.user_id);
         record.approver_id = Some(approver.user_id);
 
-        if let Err(reason) = self.policy.on_approval(&requester.principal(), &approver.principal(), &facts) {
+        if let Err(reason) =
+            self.policy
+                .on_approval(&requester.principal(), &approver.principal(), &facts)
+        {
             record.decision = Some("forbidden");
             record.reason = Some(&reason);
             audit::write(&mut tx, record).await?;
@@ -249,14 +304,24 @@ impl Pipeline {
         match entry.run(&mut savepoint, &ctx, &args).await {
             Ok(result) => {
                 savepoint.commit().await?;
-                view::mark_executed(&mut tx, id, approver.user_id, &args, &inspection.preview, &result).await?;
+                view::mark_executed(
+                    &mut tx,
+                    id,
+                    approver.user_id,
+                    &args,
+                    &inspection.preview,
+                    &result,
+                )
+                .await?;
                 record.event = Event::Approved;
                 record.decision = Some("allowed");
                 audit::write(&mut tx, record.clone()).await?;
                 record.event = Event::Executed;
                 record.result = Some(&result);
                 audit::write(&mut tx, record).await?;
-                let done = view::get(&mut tx, id).await?.ok_or(ActionError::NotFound(id))?;
+                let done = view::get(&mut tx, id)
+                    .await?
+                    .ok_or(ActionError::NotFound(id))?;
                 tx.commit().await?;
                 Ok(done)
             }
@@ -278,18 +343,33 @@ impl Pipeline {
 
     /// Rejects a pending action. The requester may withdraw their own; otherwise only someone
     /// who could approve it may reject it.
-    pub async fn reject(&self, caller: Caller, id: Uuid, reason: Option<String>) -> Result<ActionView, ActionError> {
+    pub async fn reject(
+        &self,
+        caller: Caller,
+        id: Uuid,
+        reason: Option<String>,
+    ) -> Result<ActionView, ActionError> {
         let mut tx = begin_tenant(&self.pool, caller.tenant_id).await?;
-        let action = view::lock(&mut tx, id).await?.ok_or(ActionError::NotFound(id))?;
+        let action = view::lock(&mut tx, id)
+            .await?
+            .ok_or(ActionError::NotFound(id))?;
         if action.status != ActionStatus::Pending {
-            return Err(ActionError::NotPending { status: action.status });
+            return Err(ActionError::NotPending {
+                status: action.status,
+            });
         }
         let me = Self::member(&mut tx, caller.user_id).await?;
         if action.requester_id != me.user_id && !view::may_decide(&action, &me) {
-            return Err(ActionError::Denied { reason: format!(
-                "Only the requester or a {} can reject this action.",
-                if action.approver_role == ApproverRole::Admin { "admin" } else { "manager or admin" }
-            ) });
+            return Err(ActionError::Denied {
+                reason: format!(
+                    "Only the requester or a {} can reject this action.",
+                    if action.approver_role == ApproverRole::Admin {
+                        "admin"
+                    } else {
+                        "manager or admin"
+                    }
+                ),
+            });
         }
         view::mark_rejected(&mut tx, id, me.user_id, reason.as_deref()).await?;
         let mut record = Entry::new(Event::Rejected, &action.tool);
@@ -301,14 +381,21 @@ impl Pipeline {
         record.decision = Some("rejected");
         record.reason = reason.as_deref();
         audit::write(&mut tx, record).await?;
-        let done = view::get(&mut tx, id).await?.ok_or(ActionError::NotFound(id))?;
+        let done = view::get(&mut tx, id)
+            .await?
+            .ok_or(ActionError::NotFound(id))?;
         tx.commit().await?;
         Ok(done)
     }
 
     /// Lists actions the caller may see (reps: their own; managers and admins: the tenant's),
     /// newest first, after expiring the overdue ones.
-    pub async fn list(&self, caller: Caller, status: Option<ActionStatus>, limit: i64) -> Result<Vec<ActionView>, ActionError> {
+    pub async fn list(
+        &self,
+        caller: Caller,
+        status: Option<ActionStatus>,
+        limit: i64,
+    ) -> Result<Vec<ActionView>, ActionError> {
         let mut tx = begin_tenant(&self.pool, caller.tenant_id).await?;
         view::expire_due(&mut tx).await?;
         let me = Self::member(&mut tx, caller.user_id).await?;
@@ -322,9 +409,15 @@ impl Pipeline {
         let mut tx = begin_tenant(&self.pool, caller.tenant_id).await?;
         view::expire_due(&mut tx).await?;
         let me = Self::member(&mut tx, caller.user_id).await?;
-        let action = view::get(&mut tx, id).await?.ok_or(ActionError::NotFound(id))?;
+        let action = view::get(&mut tx, id)
+            .await?
+            .ok_or(ActionError::NotFound(id))?;
         tx.commit().await?;
-        if view::visible_to(&action, &me) { Ok(action.with_viewer(&me)) } else { Err(ActionError::NotFound(id)) }
+        if view::visible_to(&action, &me) {
+            Ok(action.with_viewer(&me))
+        } else {
+            Err(ActionError::NotFound(id))
+        }
     }
 }
 
@@ -346,15 +439,32 @@ mod tests {
             let allowed_for: Vec<Role> = Role::ALL
                 .into_iter()
                 .filter(|role| {
-                    let p = Principal { user_id: Uuid::now_v7(), tenant_id: tenant, role: *role };
-                    !matches!(policy.on_proposal(&p, &facts), ApprovalRequirement::Forbidden { .. })
+                    let p = Principal {
+                        user_id: Uuid::now_v7(),
+                        tenant_id: tenant,
+                        role: *role,
+                    };
+                    !matches!(
+                        policy.on_proposal(&p, &facts),
+                        ApprovalRequirement::Forbidden { .. }
+                    )
                 })
                 .collect();
-            assert!(!allowed_for.is_empty(), "no policy allows the tool `{}`", entry.name());
-            let rep = Principal { user_id: Uuid::now_v7(), tenant_id: tenant, role: Role::Rep };
+            assert!(
+                !allowed_for.is_empty(),
+                "no policy allows the tool `{}`",
+                entry.name()
+            );
+            let rep = Principal {
+                user_id: Uuid::now_v7(),
+                tenant_id: tenant,
+                role: Role::Rep,
+            };
             let decision = policy.on_proposal(&rep, &facts);
             match entry.kind() {
-                ToolKind::Read => assert_eq!(decision, ApprovalRequirement::Skip, "{}", entry.name()),
+                ToolKind::Read => {
+                    assert_eq!(decision, ApprovalRequirement::Skip, "{}", entry.name())
+                }
                 _ => assert!(
                     matches!(decision, ApprovalRequirement::NeedsApproval { .. }),
                     "a write must wait for approval: {} → {decision:?}",

@@ -193,14 +193,20 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Option<ActionView>
 /// Reads and row-locks an action: whoever holds the lock decides it; others wait, then see
 /// the decision.
 pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Option<ActionView>, sqlx::Error> {
-    let row = sqlx::query_as::<_, Row>(concat!(action_select!(), " WHERE a.id = $1 FOR UPDATE OF a"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
+    let row = sqlx::query_as::<_, Row>(concat!(
+        action_select!(),
+        " WHERE a.id = $1 FOR UPDATE OF a"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
     Ok(row.map(ActionView::from))
 }
 
-pub async fn by_idempotency_key(conn: &mut PgConnection, key: &str) -> Result<Option<ActionView>, sqlx::Error> {
+pub async fn by_idempotency_key(
+    conn: &mut PgConnection,
+    key: &str,
+) -> Result<Option<ActionView>, sqlx::Error> {
     let row = sqlx::query_as::<_, Row>(concat!(action_select!(), " WHERE a.idempotency_key = $1"))
         .bind(key)
         .fetch_optional(conn)
@@ -230,7 +236,12 @@ pub async fn mark_executed(
     Ok(())
 }
 
-pub async fn mark_rejected(conn: &mut PgConnection, id: Uuid, by: Uuid, reason: Option<&str>) -> Result<(), sqlx::Error> {
+pub async fn mark_rejected(
+    conn: &mut PgConnection,
+    id: Uuid,
+    by: Uuid,
+    reason: Option<&str>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE proposed_actions SET status = 'rejected', decided_at = now(), decided_by = $2, decision_reason = $3
          WHERE id = $1 AND status = 'pending'",
@@ -290,5 +301,8 @@ pub async fn list(
     .bind(limit.clamp(1, 200))
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().map(|r| ActionView::from(r).with_viewer(viewer)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| ActionView::from(r).with_viewer(viewer))
+        .collect())
 }

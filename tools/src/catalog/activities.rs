@@ -79,44 +79,74 @@ impl Tool for LogActivity {
         let body = c.text("body", &a.body, 10000);
         let subject = c.opt_text("subject", a.subject.as_deref(), 200);
         if a.contact_id.is_none() && a.company_id.is_none() && a.deal_id.is_none() {
-            c.push("contact_id", "give a contact_id, company_id or deal_id to file the activity under");
+            c.push(
+                "contact_id",
+                "give a contact_id, company_id or deal_id to file the activity under",
+            );
         }
         c.finish()?;
         Ok(NewActivity {
             kind: a.kind,
             body: checked(body),
             subject,
-            targets: Targets { contact_id: a.contact_id, company_id: a.company_id, deal_id: a.deal_id },
+            targets: Targets {
+                contact_id: a.contact_id,
+                company_id: a.company_id,
+                deal_id: a.deal_id,
+            },
             occurred_at: a.occurred_at,
         })
     }
 
-    async fn inspect(conn: &mut PgConnection, _ctx: &Ctx, n: &NewActivity) -> Result<Inspection, ToolError> {
+    async fn inspect(
+        conn: &mut PgConnection,
+        _ctx: &Ctx,
+        n: &NewActivity,
+    ) -> Result<Inspection, ToolError> {
         refs(conn, &n.targets).await?;
-        let on = match (n.targets.contact_id, n.targets.deal_id, n.targets.company_id) {
+        let on = match (
+            n.targets.contact_id,
+            n.targets.deal_id,
+            n.targets.company_id,
+        ) {
             (Some(id), _, _) => name_of(conn, Ref::Contact, id).await?,
             (None, Some(id), _) => format!("deal “{}”", name_of(conn, Ref::Deal, id).await?),
             (None, None, Some(id)) => name_of(conn, Ref::Company, id).await?,
             (None, None, None) => String::new(),
         };
         let excerpt: String = n.body.as_str().chars().take(80).collect();
-        Ok(Inspection { facts: Facts::default(), preview: format!("Log a {} with {on}: “{excerpt}”", n.kind.as_str()) })
+        Ok(Inspection {
+            facts: Facts::default(),
+            preview: format!("Log a {} with {on}: “{excerpt}”", n.kind.as_str()),
+        })
     }
 
     async fn run(conn: &mut PgConnection, ctx: &Ctx, n: NewActivity) -> Result<Value, ToolError> {
         refs(conn, &n.targets).await?;
         let at = n.occurred_at.unwrap_or(ctx.now);
         let subject = n.subject.as_ref().map(Text::as_str);
-        let id = add_activity(conn, ctx, n.kind.as_str(), subject, Some(n.body.as_str()), n.targets, at).await?;
+        let id = add_activity(
+            conn,
+            ctx,
+            n.kind.as_str(),
+            subject,
+            Some(n.body.as_str()),
+            n.targets,
+            at,
+        )
+        .await?;
         Ok(json!({ "activity_id": id, "kind": n.kind.as_str(), "occurred_at": at }))
     }
 }
 
 async fn refs(conn: &mut PgConnection, t: &Targets) -> Result<(), ToolError> {
-    check_refs(conn, &[
-        ("contact_id", Ref::Contact, t.contact_id),
-        ("company_id", Ref::Company, t.company_id),
-        ("deal_id", Ref::Deal, t.deal_id),
-    ])
+    check_refs(
+        conn,
+        &[
+            ("contact_id", Ref::Contact, t.contact_id),
+            ("company_id", Ref::Company, t.company_id),
+            ("deal_id", Ref::Deal, t.deal_id),
+        ],
+    )
     .await
 }

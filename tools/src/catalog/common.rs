@@ -18,7 +18,12 @@ pub struct Check {
 
 impl Check {
     /// Parses a required value; records the error under `field`.
-    pub fn req<T>(&mut self, field: &str, value: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+    pub fn req<T>(
+        &mut self,
+        field: &str,
+        value: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
         match parse(value) {
             Ok(v) => Some(v),
             Err(m) => {
@@ -29,7 +34,12 @@ impl Check {
     }
 
     /// Parses an optional value.
-    pub fn opt<T>(&mut self, field: &str, value: Option<&str>, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+    pub fn opt<T>(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
         value.and_then(|v| self.req(field, v, parse))
     }
 
@@ -47,7 +57,11 @@ impl Check {
 
     /// Ok if nothing was recorded; the values parsed along the way are then all `Some`.
     pub fn finish(self) -> Result<(), ToolError> {
-        if self.errors.is_empty() { Ok(()) } else { Err(ToolError::InvalidArguments(self.errors)) }
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ToolError::InvalidArguments(self.errors))
+        }
     }
 }
 
@@ -89,28 +103,54 @@ impl Ref {
 }
 
 /// The owner of a record (None if unowned), or NotFound if it does not exist in this tenant.
-pub async fn owner_of(conn: &mut PgConnection, what: Ref, id: Uuid) -> Result<Option<Uuid>, ToolError> {
+pub async fn owner_of(
+    conn: &mut PgConnection,
+    what: Ref,
+    id: Uuid,
+) -> Result<Option<Uuid>, ToolError> {
     let sql = match what {
         Ref::User => "SELECT id AS owner_id FROM users WHERE id = $1".to_string(),
         other => format!("SELECT owner_id FROM {} WHERE id = $1", other.table()),
     };
-    let row: Option<(Option<Uuid>,)> = sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?;
-    row.map(|(o,)| o).ok_or(ToolError::NotFound { entity: what.entity(), id: id.to_string() })
+    let row: Option<(Option<Uuid>,)> = sqlx::query_as(AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|(o,)| o).ok_or(ToolError::NotFound {
+        entity: what.entity(),
+        id: id.to_string(),
+    })
 }
 
 /// Checks that optional references exist in this tenant, reporting each missing one by field.
-pub async fn check_refs(conn: &mut PgConnection, refs: &[(&str, Ref, Option<Uuid>)]) -> Result<(), ToolError> {
+pub async fn check_refs(
+    conn: &mut PgConnection,
+    refs: &[(&str, Ref, Option<Uuid>)],
+) -> Result<(), ToolError> {
     let mut errors = Vec::new();
     for (field, what, id) in refs {
         if let Some(id) = id {
-            let sql = format!("SELECT EXISTS (SELECT 1 FROM {} WHERE id = $1)", what.table());
-            let (exists,): (bool,) = sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_one(&mut *conn).await?;
+            let sql = format!(
+                "SELECT EXISTS (SELECT 1 FROM {} WHERE id = $1)",
+                what.table()
+            );
+            let (exists,): (bool,) = sqlx::query_as(AssertSqlSafe(sql))
+                .bind(id)
+                .fetch_one(&mut *conn)
+                .await?;
             if !exists {
-                errors.push(FieldError::new(*field, format!("no {} with id {id}", what.entity())));
+                errors.push(FieldError::new(
+                    *field,
+                    format!("no {} with id {id}", what.entity()),
+                ));
             }
         }
     }
-    if errors.is_empty() { Ok(()) } else { Err(ToolError::InvalidArguments(errors)) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ToolError::InvalidArguments(errors))
+    }
 }
 
 /// True when a record with this owner belongs to someone other than the actor.
@@ -128,7 +168,10 @@ pub async fn name_of(conn: &mut PgConnection, what: Ref, id: Uuid) -> Result<Str
         Ref::User => "SELECT name FROM users WHERE id = $1",
     };
     let row: Option<(String,)> = sqlx::query_as(sql).bind(id).fetch_optional(conn).await?;
-    row.map(|(n,)| n).ok_or(ToolError::NotFound { entity: what.entity(), id: id.to_string() })
+    row.map(|(n,)| n).ok_or(ToolError::NotFound {
+        entity: what.entity(),
+        id: id.to_string(),
+    })
 }
 
 /// Appends one field change to the (append-only) field history.
@@ -215,7 +258,9 @@ pub async fn add_activity(
 
 /// Formats a moment in the actor's time zone for previews: `Fri 21 Nov 2026 10:00`.
 pub fn local_time(ctx: &Ctx, at: DateTime<Utc>) -> String {
-    at.with_timezone(&ctx.tz).format("%a %-d %b %Y %H:%M").to_string()
+    at.with_timezone(&ctx.tz)
+        .format("%a %-d %b %Y %H:%M")
+        .to_string()
 }
 
 /// Start of the actor's local day containing `at`, in UTC.

@@ -23,9 +23,8 @@ pub struct CreateContactArgs {
     #[serde(default)]
     #[schemars(length(max = 100))]
     pub last_name: Option<String>,
-    /// Email address.
+    /// Email address (checked by Heimdell's own stricter parser, which also trims it).
     #[serde(default)]
-    #[schemars(email)]
     pub email: Option<String>,
     /// Phone number as written; stored in E.164 using the tenant's country when no country code is given.
     #[serde(default)]
@@ -80,14 +79,17 @@ impl Tool for CreateContact {
     type Input = NewContact;
     const NAME: &'static str = "create_contact";
     const KIND: ToolKind = ToolKind::Write;
-    const DESCRIPTION: &'static str = "Create a contact (a person). Refused if another contact already has the same email.";
+    const DESCRIPTION: &'static str =
+        "Create a contact (a person). Refused if another contact already has the same email.";
 
     fn parse(ctx: &Ctx, a: CreateContactArgs) -> Result<NewContact, ToolError> {
         let mut c = Check::default();
         let first_name = c.text("first_name", &a.first_name, 100);
         let last_name = c.opt_text("last_name", a.last_name.as_deref(), 100);
         let email = c.opt("email", a.email.as_deref(), Email::parse);
-        let phone = c.opt("phone", a.phone.as_deref(), |s| Phone::parse(s, ctx.country));
+        let phone = c.opt("phone", a.phone.as_deref(), |s| {
+            Phone::parse(s, ctx.country)
+        });
         let title = c.opt_text("title", a.title.as_deref(), 200);
         let timezone = c.opt("timezone", a.timezone.as_deref(), TimeZone::parse);
         c.finish()?;
@@ -105,27 +107,58 @@ impl Tool for CreateContact {
         })
     }
 
-    async fn inspect(conn: &mut PgConnection, ctx: &Ctx, n: &NewContact) -> Result<Inspection, ToolError> {
-        check_refs(conn, &[("company_id", Ref::Company, n.company_id), ("owner_id", Ref::User, Some(n.owner_id))]).await?;
+    async fn inspect(
+        conn: &mut PgConnection,
+        ctx: &Ctx,
+        n: &NewContact,
+    ) -> Result<Inspection, ToolError> {
+        check_refs(
+            conn,
+            &[
+                ("company_id", Ref::Company, n.company_id),
+                ("owner_id", Ref::User, Some(n.owner_id)),
+            ],
+        )
+        .await?;
         let mut preview = format!("Create contact {}", n.name());
         if let Some(e) = &n.email {
             preview.push_str(&format!(" <{e}>"));
         }
         if let Some(cid) = n.company_id {
-            preview.push_str(&format!(" at {}", super::common::name_of(conn, Ref::Company, cid).await?));
+            preview.push_str(&format!(
+                " at {}",
+                super::common::name_of(conn, Ref::Company, cid).await?
+            ));
         }
-        Ok(Inspection { facts: Facts { foreign_owned: foreign(Some(n.owner_id), ctx), ..Facts::default() }, preview })
+        Ok(Inspection {
+            facts: Facts {
+                foreign_owned: foreign(Some(n.owner_id), ctx),
+                ..Facts::default()
+            },
+            preview,
+        })
     }
 
     async fn run(conn: &mut PgConnection, ctx: &Ctx, n: NewContact) -> Result<Value, ToolError> {
-        check_refs(conn, &[("company_id", Ref::Company, n.company_id), ("owner_id", Ref::User, Some(n.owner_id))]).await?;
+        check_refs(
+            conn,
+            &[
+                ("company_id", Ref::Company, n.company_id),
+                ("owner_id", Ref::User, Some(n.owner_id)),
+            ],
+        )
+        .await?;
         if let Some(email) = &n.email {
-            let existing: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM contacts WHERE lower(email) = lower($1) LIMIT 1")
-                .bind(email.as_str())
-                .fetch_optional(&mut *conn)
-                .await?;
+            let existing: Option<(Uuid,)> =
+                sqlx::query_as("SELECT id FROM contacts WHERE lower(email) = lower($1) LIMIT 1")
+                    .bind(email.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await?;
             if let Some((id,)) = existing {
-                return Err(ToolError::field("email", format!("contact {id} already has this email")));
+                return Err(ToolError::field(
+                    "email",
+                    format!("contact {id} already has this email"),
+                ));
             }
         }
         let (id,): (Uuid,) = sqlx::query_as(
@@ -215,7 +248,12 @@ pub struct ContactUpdate {
     reason: Option<ReasonCode>,
 }
 
-fn clearable<T>(c: &mut Check, field: &str, v: Option<&str>, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<Option<T>> {
+fn clearable<T>(
+    c: &mut Check,
+    field: &str,
+    v: Option<&str>,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Option<Option<T>> {
     match v {
         None => None,
         Some(s) if s.trim().is_empty() => Some(None),
@@ -248,7 +286,9 @@ impl Tool for UpdateContact {
         if let Some(v) = clearable(&mut c, "email", a.email.as_deref(), Email::parse) {
             changes.push(("email", NewValue::Text(v.map(|e| e.as_str().to_string()))));
         }
-        if let Some(v) = clearable(&mut c, "phone", a.phone.as_deref(), |s| Phone::parse(s, ctx.country)) {
+        if let Some(v) = clearable(&mut c, "phone", a.phone.as_deref(), |s| {
+            Phone::parse(s, ctx.country)
+        }) {
             changes.push(("phone", NewValue::Text(v.map(|p| p.as_str().to_string()))));
         }
         if let Some(v) = clearable(&mut c, "title", a.title.as_deref(), |s| Text::parse(s, 200)) {
@@ -281,10 +321,19 @@ impl Tool for UpdateContact {
             c.push("", "give at least one field to change");
         }
         c.finish()?;
-        Ok(ContactUpdate { contact_id: a.contact_id, expected_version: a.expected_version, changes, reason })
+        Ok(ContactUpdate {
+            contact_id: a.contact_id,
+            expected_version: a.expected_version,
+            changes,
+            reason,
+        })
     }
 
-    async fn inspect(conn: &mut PgConnection, ctx: &Ctx, u: &ContactUpdate) -> Result<Inspection, ToolError> {
+    async fn inspect(
+        conn: &mut PgConnection,
+        ctx: &Ctx,
+        u: &ContactUpdate,
+    ) -> Result<Inspection, ToolError> {
         let owner = owner_of(conn, Ref::Contact, u.contact_id).await?;
         let name = super::common::name_of(conn, Ref::Contact, u.contact_id).await?;
         let fields: Vec<String> = u
@@ -298,17 +347,35 @@ impl Tool for UpdateContact {
             })
             .collect();
         // Giving the contact to someone else counts as changing a record you do not keep.
-        let reassigns = u.changes.iter().any(|(f, v)| *f == "owner_id" && matches!(v, NewValue::Id(id) if *id != ctx.actor.user_id));
+        let reassigns = u.changes.iter().any(|(f, v)| {
+            *f == "owner_id" && matches!(v, NewValue::Id(id) if *id != ctx.actor.user_id)
+        });
         Ok(Inspection {
-            facts: Facts { foreign_owned: foreign(owner, ctx) || reassigns, ..Facts::default() },
+            facts: Facts {
+                foreign_owned: foreign(owner, ctx) || reassigns,
+                ..Facts::default()
+            },
             preview: format!("Update contact {name}: {}", fields.join(", ")),
         })
     }
 
     async fn run(conn: &mut PgConnection, ctx: &Ctx, u: ContactUpdate) -> Result<Value, ToolError> {
-        let company = u.changes.iter().find_map(|(f, v)| match v { NewValue::Id(id) if *f == "company_id" => Some(*id), _ => None });
-        let owner = u.changes.iter().find_map(|(f, v)| match v { NewValue::Id(id) if *f == "owner_id" => Some(*id), _ => None });
-        check_refs(conn, &[("company_id", Ref::Company, company), ("owner_id", Ref::User, owner)]).await?;
+        let company = u.changes.iter().find_map(|(f, v)| match v {
+            NewValue::Id(id) if *f == "company_id" => Some(*id),
+            _ => None,
+        });
+        let owner = u.changes.iter().find_map(|(f, v)| match v {
+            NewValue::Id(id) if *f == "owner_id" => Some(*id),
+            _ => None,
+        });
+        check_refs(
+            conn,
+            &[
+                ("company_id", Ref::Company, company),
+                ("owner_id", Ref::User, owner),
+            ],
+        )
+        .await?;
         // Lock the row so the version check and the update see the same state.
         let current: Option<(Value, i32)> = sqlx::query_as(
             "SELECT to_jsonb(c) - 'search_text', version FROM contacts c WHERE id = $1 FOR UPDATE",
@@ -317,12 +384,16 @@ impl Tool for UpdateContact {
         .fetch_optional(&mut *conn)
         .await?;
         let Some((before, version)) = current else {
-            return Err(ToolError::NotFound { entity: "contact", id: u.contact_id.to_string() });
+            return Err(ToolError::NotFound {
+                entity: "contact",
+                id: u.contact_id.to_string(),
+            });
         };
         if let Some(expected) = u.expected_version {
             if expected != version {
                 return Err(ToolError::Conflict(format!(
-                    "contact {} is at version {version}, not {expected}; read it again", u.contact_id
+                    "contact {} is at version {version}, not {expected}; read it again",
+                    u.contact_id
                 )));
             }
         }
@@ -346,13 +417,31 @@ impl Tool for UpdateContact {
             };
             let sql = format!("UPDATE contacts SET {field} = $1{stamp} WHERE id = $4");
             let q = match value {
-                NewValue::Text(s) => sqlx::query(AssertSqlSafe(sql.clone())).bind(s.clone()).bind(false),
-                NewValue::Id(id) => sqlx::query(AssertSqlSafe(sql.clone())).bind(*id).bind(false),
+                NewValue::Text(s) => sqlx::query(AssertSqlSafe(sql.clone()))
+                    .bind(s.clone())
+                    .bind(false),
+                NewValue::Id(id) => sqlx::query(AssertSqlSafe(sql.clone()))
+                    .bind(*id)
+                    .bind(false),
                 NewValue::Flag(b) => sqlx::query(AssertSqlSafe(sql.clone())).bind(*b).bind(*b),
             };
-            q.bind(ctx.now).bind(u.contact_id).execute(&mut *conn).await?;
+            q.bind(ctx.now)
+                .bind(u.contact_id)
+                .execute(&mut *conn)
+                .await?;
             let reason = u.reason.as_ref().map(ReasonCode::as_str);
-            record_change(conn, ctx, "contact", u.contact_id, field, old_json, new_json, reason, None).await?;
+            record_change(
+                conn,
+                ctx,
+                "contact",
+                u.contact_id,
+                field,
+                old_json,
+                new_json,
+                reason,
+                None,
+            )
+            .await?;
             changed.push(*field);
         }
         if !changed.is_empty() {

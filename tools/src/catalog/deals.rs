@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::common::{Check, Ref, Targets, add_activity, check_refs, checked, foreign, owner_of, record_change};
+use super::common::{
+    Check, Ref, Targets, add_activity, check_refs, checked, foreign, owner_of, record_change,
+};
 use crate::domain::{Currency, ReasonCode, Text};
 use crate::error::ToolError;
 use crate::records;
@@ -29,7 +31,10 @@ impl StageRecord {
     }
 }
 
-pub async fn stages_of(conn: &mut PgConnection, pipeline_id: Uuid) -> Result<Vec<StageRecord>, ToolError> {
+pub async fn stages_of(
+    conn: &mut PgConnection,
+    pipeline_id: Uuid,
+) -> Result<Vec<StageRecord>, ToolError> {
     Ok(sqlx::query_as::<_, StageRecord>(
         "SELECT id, name, position, probability, is_won, is_lost FROM stages WHERE pipeline_id = $1 ORDER BY position",
     )
@@ -39,14 +44,21 @@ pub async fn stages_of(conn: &mut PgConnection, pipeline_id: Uuid) -> Result<Vec
 }
 
 async fn default_pipeline(conn: &mut PgConnection) -> Result<Uuid, ToolError> {
-    let row: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM pipelines ORDER BY is_default DESC, created_at LIMIT 1")
-        .fetch_optional(conn)
-        .await?;
-    row.map(|(id,)| id).ok_or_else(|| ToolError::field("pipeline_id", "this workspace has no pipeline yet"))
+    let row: Option<(Uuid,)> =
+        sqlx::query_as("SELECT id FROM pipelines ORDER BY is_default DESC, created_at LIMIT 1")
+            .fetch_optional(conn)
+            .await?;
+    row.map(|(id,)| id)
+        .ok_or_else(|| ToolError::field("pipeline_id", "this workspace has no pipeline yet"))
 }
 
 /// Finds a stage of the pipeline by id or by name (case-insensitive), or says which exist.
-async fn resolve_stage(conn: &mut PgConnection, pipeline_id: Uuid, wanted: &str, field: &str) -> Result<StageRecord, ToolError> {
+async fn resolve_stage(
+    conn: &mut PgConnection,
+    pipeline_id: Uuid,
+    wanted: &str,
+    field: &str,
+) -> Result<StageRecord, ToolError> {
     let stages = stages_of(conn, pipeline_id).await?;
     let w = wanted.trim();
     let found = match Uuid::parse_str(w) {
@@ -55,7 +67,13 @@ async fn resolve_stage(conn: &mut PgConnection, pipeline_id: Uuid, wanted: &str,
     };
     found.cloned().ok_or_else(|| {
         let names: Vec<&str> = stages.iter().map(|s| s.name.as_str()).collect();
-        ToolError::field(field, format!("no stage “{w}” in this pipeline; its stages are {}", names.join(", ")))
+        ToolError::field(
+            field,
+            format!(
+                "no stage “{w}” in this pipeline; its stages are {}",
+                names.join(", ")
+            ),
+        )
     })
 }
 
@@ -107,7 +125,10 @@ pub struct NewDeal {
 pub struct CreateDeal;
 
 impl CreateDeal {
-    async fn placement(conn: &mut PgConnection, n: &NewDeal) -> Result<(Uuid, StageRecord), ToolError> {
+    async fn placement(
+        conn: &mut PgConnection,
+        n: &NewDeal,
+    ) -> Result<(Uuid, StageRecord), ToolError> {
         let pipeline = match n.pipeline_id {
             Some(p) => {
                 check_refs_pipeline(conn, p).await?;
@@ -128,11 +149,19 @@ impl CreateDeal {
 }
 
 async fn check_refs_pipeline(conn: &mut PgConnection, id: Uuid) -> Result<(), ToolError> {
-    let (exists,): (bool,) = sqlx::query_as("SELECT EXISTS (SELECT 1 FROM pipelines WHERE id = $1)")
-        .bind(id)
-        .fetch_one(conn)
-        .await?;
-    if exists { Ok(()) } else { Err(ToolError::field("pipeline_id", format!("no pipeline with id {id}"))) }
+    let (exists,): (bool,) =
+        sqlx::query_as("SELECT EXISTS (SELECT 1 FROM pipelines WHERE id = $1)")
+            .bind(id)
+            .fetch_one(conn)
+            .await?;
+    if exists {
+        Ok(())
+    } else {
+        Err(ToolError::field(
+            "pipeline_id",
+            format!("no pipeline with id {id}"),
+        ))
+    }
 }
 
 impl Tool for CreateDeal {
@@ -145,9 +174,14 @@ impl Tool for CreateDeal {
     fn parse(ctx: &Ctx, a: CreateDealArgs) -> Result<NewDeal, ToolError> {
         let mut c = Check::default();
         let name = c.text("name", &a.name, 200);
-        let currency = c.req("currency", a.currency.as_deref().unwrap_or("USD"), Currency::parse);
+        let currency = c.req(
+            "currency",
+            a.currency.as_deref().unwrap_or("USD"),
+            Currency::parse,
+        );
         let expected_close = c.opt("expected_close", a.expected_close.as_deref(), |s| {
-            NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("`{s}` is not a date as YYYY-MM-DD"))
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| format!("`{s}` is not a date as YYYY-MM-DD"))
         });
         let value_minor = a.value_minor.unwrap_or(0);
         if value_minor < 0 {
@@ -167,12 +201,19 @@ impl Tool for CreateDeal {
         })
     }
 
-    async fn inspect(conn: &mut PgConnection, ctx: &Ctx, n: &NewDeal) -> Result<Inspection, ToolError> {
-        check_refs(conn, &[
-            ("company_id", Ref::Company, n.company_id),
-            ("contact_id", Ref::Contact, n.contact_id),
-            ("owner_id", Ref::User, Some(n.owner_id)),
-        ])
+    async fn inspect(
+        conn: &mut PgConnection,
+        ctx: &Ctx,
+        n: &NewDeal,
+    ) -> Result<Inspection, ToolError> {
+        check_refs(
+            conn,
+            &[
+                ("company_id", Ref::Company, n.company_id),
+                ("contact_id", Ref::Contact, n.contact_id),
+                ("owner_id", Ref::User, Some(n.owner_id)),
+            ],
+        )
         .await?;
         let (_, stage) = Self::placement(conn, n).await?;
         let preview = format!(
@@ -182,17 +223,24 @@ impl Tool for CreateDeal {
             stage.name
         );
         Ok(Inspection {
-            facts: Facts { foreign_owned: foreign(Some(n.owner_id), ctx), closes_deal: stage.closes(), ..Facts::default() },
+            facts: Facts {
+                foreign_owned: foreign(Some(n.owner_id), ctx),
+                closes_deal: stage.closes(),
+                ..Facts::default()
+            },
             preview,
         })
     }
 
     async fn run(conn: &mut PgConnection, ctx: &Ctx, n: NewDeal) -> Result<Value, ToolError> {
-        check_refs(conn, &[
-            ("company_id", Ref::Company, n.company_id),
-            ("contact_id", Ref::Contact, n.contact_id),
-            ("owner_id", Ref::User, Some(n.owner_id)),
-        ])
+        check_refs(
+            conn,
+            &[
+                ("company_id", Ref::Company, n.company_id),
+                ("contact_id", Ref::Contact, n.contact_id),
+                ("owner_id", Ref::User, Some(n.owner_id)),
+            ],
+        )
         .await?;
         let (pipeline, stage) = Self::placement(conn, &n).await?;
         let (id,): (Uuid,) = sqlx::query_as(
@@ -250,11 +298,17 @@ pub struct StageMove {
 pub struct MoveDealStage;
 
 impl MoveDealStage {
-    async fn target(conn: &mut PgConnection, m: &StageMove) -> Result<(records::DealRecord, StageRecord), ToolError> {
+    async fn target(
+        conn: &mut PgConnection,
+        m: &StageMove,
+    ) -> Result<(records::DealRecord, StageRecord), ToolError> {
         let deal = records::get_deal(conn, m.deal_id).await?;
         let stage = resolve_stage(conn, deal.pipeline_id, &m.stage, "stage").await?;
         if stage.id == deal.stage_id {
-            return Err(ToolError::field("stage", format!("the deal is already in {}", stage.name)));
+            return Err(ToolError::field(
+                "stage",
+                format!("the deal is already in {}", stage.name),
+            ));
         }
         Ok((deal, stage))
     }
@@ -273,17 +327,34 @@ impl Tool for MoveDealStage {
         let reason = c.opt("reason_code", a.reason_code.as_deref(), ReasonCode::parse);
         let note = c.opt_text("note", a.note.as_deref(), 2000);
         c.finish()?;
-        Ok(StageMove { deal_id: a.deal_id, stage: checked(stage).into_string(), reason, note, expected_version: a.expected_version })
+        Ok(StageMove {
+            deal_id: a.deal_id,
+            stage: checked(stage).into_string(),
+            reason,
+            note,
+            expected_version: a.expected_version,
+        })
     }
 
-    async fn inspect(conn: &mut PgConnection, ctx: &Ctx, m: &StageMove) -> Result<Inspection, ToolError> {
+    async fn inspect(
+        conn: &mut PgConnection,
+        ctx: &Ctx,
+        m: &StageMove,
+    ) -> Result<Inspection, ToolError> {
         let (deal, stage) = Self::target(conn, m).await?;
-        let mut preview = format!("Move deal “{}” from {} to {}", deal.name, deal.stage_name, stage.name);
+        let mut preview = format!(
+            "Move deal “{}” from {} to {}",
+            deal.name, deal.stage_name, stage.name
+        );
         if let Some(r) = &m.reason {
             preview.push_str(&format!(" (reason: {})", r.as_str()));
         }
         Ok(Inspection {
-            facts: Facts { foreign_owned: foreign(deal.owner_id, ctx), closes_deal: stage.closes(), ..Facts::default() },
+            facts: Facts {
+                foreign_owned: foreign(deal.owner_id, ctx),
+                closes_deal: stage.closes(),
+                ..Facts::default()
+            },
             preview,
         })
     }
@@ -291,12 +362,16 @@ impl Tool for MoveDealStage {
     async fn run(conn: &mut PgConnection, ctx: &Ctx, m: StageMove) -> Result<Value, ToolError> {
         // Lock the deal first: the version check and the move must see the same row.
         owner_of(conn, Ref::Deal, m.deal_id).await?;
-        sqlx::query("SELECT 1 FROM deals WHERE id = $1 FOR UPDATE").bind(m.deal_id).execute(&mut *conn).await?;
+        sqlx::query("SELECT 1 FROM deals WHERE id = $1 FOR UPDATE")
+            .bind(m.deal_id)
+            .execute(&mut *conn)
+            .await?;
         let (deal, stage) = Self::target(conn, &m).await?;
         if let Some(expected) = m.expected_version {
             if expected != deal.version {
                 return Err(ToolError::Conflict(format!(
-                    "deal {} is at version {}, not {expected}; read it again", deal.id, deal.version
+                    "deal {} is at version {}, not {expected}; read it again",
+                    deal.id, deal.version
                 )));
             }
         }
@@ -325,8 +400,13 @@ impl Tool for MoveDealStage {
         )
         .await?;
         let subject = format!("Stage: {} → {}", deal.stage_name, stage.name);
-        let targets = Targets { deal_id: Some(deal.id), ..Targets::default() };
+        let targets = Targets {
+            deal_id: Some(deal.id),
+            ..Targets::default()
+        };
         add_activity(conn, ctx, "system", Some(&subject), note, targets, ctx.now).await?;
-        Ok(json!({ "deal": records::get_deal(conn, deal.id).await?, "from_stage": deal.stage_name, "to_stage": stage.name }))
+        Ok(
+            json!({ "deal": records::get_deal(conn, deal.id).await?, "from_stage": deal.stage_name, "to_stage": stage.name }),
+        )
     }
 }

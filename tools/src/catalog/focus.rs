@@ -71,13 +71,27 @@ impl Tool for DailyFocus {
     const DESCRIPTION: &'static str = "Today's focus list: overdue and due-today tasks, deals with no activity for N days, and deals expected to close this month, each with why it is listed.";
 
     fn parse(_ctx: &Ctx, a: DailyFocusArgs) -> Result<FocusQuery, ToolError> {
-        Ok(FocusQuery { scope: a.scope.unwrap_or_default(), stale_days: i64::from(a.stale_days.unwrap_or(14)) })
+        Ok(FocusQuery {
+            scope: a.scope.unwrap_or_default(),
+            stale_days: i64::from(a.stale_days.unwrap_or(14)),
+        })
     }
 
-    async fn inspect(_conn: &mut PgConnection, _ctx: &Ctx, q: &FocusQuery) -> Result<Inspection, ToolError> {
-        let whose = if q.scope == Scope::Team { "the team's" } else { "my" };
+    async fn inspect(
+        _conn: &mut PgConnection,
+        _ctx: &Ctx,
+        q: &FocusQuery,
+    ) -> Result<Inspection, ToolError> {
+        let whose = if q.scope == Scope::Team {
+            "the team's"
+        } else {
+            "my"
+        };
         Ok(Inspection {
-            facts: Facts { team_scope: q.scope == Scope::Team, ..Facts::default() },
+            facts: Facts {
+                team_scope: q.scope == Scope::Team,
+                ..Facts::default()
+            },
             preview: format!("Show {whose} focus list for today"),
         })
     }
@@ -87,7 +101,13 @@ impl Tool for DailyFocus {
         let owner = (q.scope == Scope::Me).then_some(ctx.actor.user_id);
         let mut items = Vec::new();
 
-        let overdue = TaskFilter { owner_id: owner, open_only: true, due_before: Some(start), limit: 100, ..Default::default() };
+        let overdue = TaskFilter {
+            owner_id: owner,
+            open_only: true,
+            due_before: Some(start),
+            limit: 100,
+            ..Default::default()
+        };
         for t in records::find_tasks(conn, &overdue).await? {
             let due = t.due_at.unwrap_or(start);
             let days = (start - due).num_days() + 1;
@@ -95,7 +115,12 @@ impl Tool for DailyFocus {
                 kind: "task_overdue",
                 entity_type: "task",
                 id: t.id,
-                why: format!("Overdue: was due {} ({} day{} ago)", local_time(ctx, due), days, if days == 1 { "" } else { "s" }),
+                why: format!(
+                    "Overdue: was due {} ({} day{} ago)",
+                    local_time(ctx, due),
+                    days,
+                    if days == 1 { "" } else { "s" }
+                ),
                 title: t.title,
                 owner_id: t.owner_id,
                 owner_name: t.owner_name,
@@ -104,14 +129,24 @@ impl Tool for DailyFocus {
                 value: None,
             });
         }
-        let due_today = TaskFilter { owner_id: owner, open_only: true, due_from: Some(start), due_before: Some(end), limit: 100, ..Default::default() };
+        let due_today = TaskFilter {
+            owner_id: owner,
+            open_only: true,
+            due_from: Some(start),
+            due_before: Some(end),
+            limit: 100,
+            ..Default::default()
+        };
         for t in records::find_tasks(conn, &due_today).await? {
             let due = t.due_at.unwrap_or(start);
             items.push(FocusItem {
                 kind: "task_due_today",
                 entity_type: "task",
                 id: t.id,
-                why: format!("Due today at {}", due.with_timezone(&ctx.tz).format("%H:%M")),
+                why: format!(
+                    "Due today at {}",
+                    due.with_timezone(&ctx.tz).format("%H:%M")
+                ),
                 title: t.title,
                 owner_id: t.owner_id,
                 owner_name: t.owner_name,
@@ -144,7 +179,9 @@ impl Tool for DailyFocus {
         .fetch_all(&mut *conn)
         .await?;
         for d in deals {
-            let value = Currency::parse(&d.currency).ok().map(|c| c.format_minor(d.value_minor));
+            let value = Currency::parse(&d.currency)
+                .ok()
+                .map(|c| c.format_minor(d.value_minor));
             let mut push = |kind: &'static str, why: String| {
                 items.push(FocusItem {
                     kind,
@@ -161,14 +198,34 @@ impl Tool for DailyFocus {
             };
             if let Some(close) = d.expected_close {
                 if close < date {
-                    push("deal_close_date_passed", format!("Expected to close on {}, still open in {}", close.format("%-d %b"), d.stage_name));
+                    push(
+                        "deal_close_date_passed",
+                        format!(
+                            "Expected to close on {}, still open in {}",
+                            close.format("%-d %b"),
+                            d.stage_name
+                        ),
+                    );
                 } else if close >= month_start && close < next_month {
-                    push("deal_closing_this_month", format!("Expected to close on {} ({})", close.format("%a %-d %b"), d.stage_name));
+                    push(
+                        "deal_closing_this_month",
+                        format!(
+                            "Expected to close on {} ({})",
+                            close.format("%a %-d %b"),
+                            d.stage_name
+                        ),
+                    );
                 }
             }
             if d.last_touch < stale_before {
                 let days = (ctx.now - d.last_touch).num_days();
-                push("deal_stale", format!("No activity for {days} days (last {})", local_time(ctx, d.last_touch)));
+                push(
+                    "deal_stale",
+                    format!(
+                        "No activity for {days} days (last {})",
+                        local_time(ctx, d.last_touch)
+                    ),
+                );
             }
         }
         Ok(json!({

@@ -28,15 +28,23 @@ impl Tool for GetContact {
     type Input = Uuid;
     const NAME: &'static str = "get_contact";
     const KIND: ToolKind = ToolKind::Read;
-    const DESCRIPTION: &'static str = "One contact with consent flags, company, deals, open tasks and recent timeline.";
+    const DESCRIPTION: &'static str =
+        "One contact with consent flags, company, deals, open tasks and recent timeline.";
 
     fn parse(_ctx: &Ctx, args: GetContactArgs) -> Result<Uuid, ToolError> {
         Ok(args.contact_id)
     }
 
-    async fn inspect(conn: &mut PgConnection, _ctx: &Ctx, id: &Uuid) -> Result<Inspection, ToolError> {
+    async fn inspect(
+        conn: &mut PgConnection,
+        _ctx: &Ctx,
+        id: &Uuid,
+    ) -> Result<Inspection, ToolError> {
         let c = records::get_contact(conn, *id).await?;
-        Ok(Inspection { facts: Facts::default(), preview: format!("Read contact {}", c.full_name()) })
+        Ok(Inspection {
+            facts: Facts::default(),
+            preview: format!("Read contact {}", c.full_name()),
+        })
     }
 
     async fn run(conn: &mut PgConnection, _ctx: &Ctx, id: Uuid) -> Result<Value, ToolError> {
@@ -46,10 +54,17 @@ impl Tool for GetContact {
             None => None,
         };
         let deals = records::deals_of(conn, DealsOf::Contact(id), RELATED).await?;
-        let filter = TaskFilter { open_only: true, contact_id: Some(id), limit: RELATED, ..Default::default() };
+        let filter = TaskFilter {
+            open_only: true,
+            contact_id: Some(id),
+            limit: RELATED,
+            ..Default::default()
+        };
         let open_tasks = records::find_tasks(conn, &filter).await?;
         let timeline = records::timeline(conn, TimelineOf::Contact(id), TIMELINE).await?;
-        Ok(json!({ "contact": contact, "company": company, "deals": deals, "open_tasks": open_tasks, "timeline": timeline }))
+        Ok(
+            json!({ "contact": contact, "company": company, "deals": deals, "open_tasks": open_tasks, "timeline": timeline }),
+        )
     }
 }
 
@@ -67,25 +82,40 @@ impl Tool for GetCompany {
     type Input = Uuid;
     const NAME: &'static str = "get_company";
     const KIND: ToolKind = ToolKind::Read;
-    const DESCRIPTION: &'static str = "One company with its contacts, deals, open tasks and recent timeline.";
+    const DESCRIPTION: &'static str =
+        "One company with its contacts, deals, open tasks and recent timeline.";
 
     fn parse(_ctx: &Ctx, args: GetCompanyArgs) -> Result<Uuid, ToolError> {
         Ok(args.company_id)
     }
 
-    async fn inspect(conn: &mut PgConnection, _ctx: &Ctx, id: &Uuid) -> Result<Inspection, ToolError> {
+    async fn inspect(
+        conn: &mut PgConnection,
+        _ctx: &Ctx,
+        id: &Uuid,
+    ) -> Result<Inspection, ToolError> {
         let c = records::get_company(conn, *id).await?;
-        Ok(Inspection { facts: Facts::default(), preview: format!("Read company {}", c.name) })
+        Ok(Inspection {
+            facts: Facts::default(),
+            preview: format!("Read company {}", c.name),
+        })
     }
 
     async fn run(conn: &mut PgConnection, _ctx: &Ctx, id: Uuid) -> Result<Value, ToolError> {
         let company = records::get_company(conn, id).await?;
         let contacts = records::contacts_of_company(conn, id, RELATED).await?;
         let deals = records::deals_of(conn, DealsOf::Company(id), RELATED).await?;
-        let filter = TaskFilter { open_only: true, company_id: Some(id), limit: RELATED, ..Default::default() };
+        let filter = TaskFilter {
+            open_only: true,
+            company_id: Some(id),
+            limit: RELATED,
+            ..Default::default()
+        };
         let open_tasks = records::find_tasks(conn, &filter).await?;
         let timeline = records::timeline(conn, TimelineOf::Company(id), TIMELINE).await?;
-        Ok(json!({ "company": company, "contacts": contacts, "deals": deals, "open_tasks": open_tasks, "timeline": timeline }))
+        Ok(
+            json!({ "company": company, "contacts": contacts, "deals": deals, "open_tasks": open_tasks, "timeline": timeline }),
+        )
     }
 }
 
@@ -109,18 +139,32 @@ impl Tool for GetDeal {
         Ok(args.deal_id)
     }
 
-    async fn inspect(conn: &mut PgConnection, _ctx: &Ctx, id: &Uuid) -> Result<Inspection, ToolError> {
+    async fn inspect(
+        conn: &mut PgConnection,
+        _ctx: &Ctx,
+        id: &Uuid,
+    ) -> Result<Inspection, ToolError> {
         let d = records::get_deal(conn, *id).await?;
-        Ok(Inspection { facts: Facts::default(), preview: format!("Read deal {}", d.name) })
+        Ok(Inspection {
+            facts: Facts::default(),
+            preview: format!("Read deal {}", d.name),
+        })
     }
 
     async fn run(conn: &mut PgConnection, _ctx: &Ctx, id: Uuid) -> Result<Value, ToolError> {
         let deal = records::get_deal(conn, id).await?;
         let stages = super::deals::stages_of(conn, deal.pipeline_id).await?;
         let history = records::field_history(conn, "deal", id, TIMELINE).await?;
-        let filter = TaskFilter { open_only: true, deal_id: Some(id), limit: RELATED, ..Default::default() };
+        let filter = TaskFilter {
+            open_only: true,
+            deal_id: Some(id),
+            limit: RELATED,
+            ..Default::default()
+        };
         let open_tasks = records::find_tasks(conn, &filter).await?;
         let timeline = records::timeline(conn, TimelineOf::Deal(id), TIMELINE).await?;
-        Ok(json!({ "deal": deal, "stages": stages, "history": history, "open_tasks": open_tasks, "timeline": timeline }))
+        Ok(
+            json!({ "deal": deal, "stages": stages, "history": history, "open_tasks": open_tasks, "timeline": timeline }),
+        )
     }
 }

@@ -69,21 +69,37 @@ impl Tool for Search {
         check.finish()?;
         let query = text.map(|t| t.as_str().to_lowercase()).unwrap_or_default();
         let digits: String = query.chars().filter(char::is_ascii_digit).collect();
-        let phone_like = digits.len() >= 4 && query.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c));
+        let phone_like = digits.len() >= 4
+            && query
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-().".contains(c));
         let needle = if phone_like { digits } else { query.clone() };
         Ok(SearchInput {
             pattern: format!("%{}%", like_escape(&needle)),
             query,
-            types: args.types.unwrap_or_else(|| vec![EntityType::Contact, EntityType::Company, EntityType::Deal]),
+            types: args.types.unwrap_or_else(|| {
+                vec![EntityType::Contact, EntityType::Company, EntityType::Deal]
+            }),
             limit: i64::from(args.limit.unwrap_or(10)),
         })
     }
 
-    async fn inspect(_conn: &mut PgConnection, _ctx: &Ctx, input: &SearchInput) -> Result<Inspection, ToolError> {
-        Ok(Inspection { facts: Facts::default(), preview: format!("Search for “{}”", input.query) })
+    async fn inspect(
+        _conn: &mut PgConnection,
+        _ctx: &Ctx,
+        input: &SearchInput,
+    ) -> Result<Inspection, ToolError> {
+        Ok(Inspection {
+            facts: Facts::default(),
+            preview: format!("Search for “{}”", input.query),
+        })
     }
 
-    async fn run(conn: &mut PgConnection, _ctx: &Ctx, input: SearchInput) -> Result<Value, ToolError> {
+    async fn run(
+        conn: &mut PgConnection,
+        _ctx: &Ctx,
+        input: SearchInput,
+    ) -> Result<Value, ToolError> {
         let mut hits: Vec<Hit> = Vec::new();
         for t in &input.types {
             let sql = match t {

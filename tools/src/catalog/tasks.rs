@@ -7,7 +7,10 @@ use serde_json::{Value, json};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::common::{Check, Ref, Targets, add_activity, check_refs, checked, foreign, local_time, name_of, owner_of, today};
+use super::common::{
+    Check, Ref, Targets, add_activity, check_refs, checked, foreign, local_time, name_of, owner_of,
+    today,
+};
 use crate::domain::Text;
 use crate::error::ToolError;
 use crate::records::{self, TaskFilter};
@@ -101,10 +104,21 @@ impl Tool for ListTasks {
         })
     }
 
-    async fn inspect(_conn: &mut PgConnection, _ctx: &Ctx, q: &TaskQuery) -> Result<Inspection, ToolError> {
-        let whose = if q.scope == Scope::Team { "the team's" } else { "my" };
+    async fn inspect(
+        _conn: &mut PgConnection,
+        _ctx: &Ctx,
+        q: &TaskQuery,
+    ) -> Result<Inspection, ToolError> {
+        let whose = if q.scope == Scope::Team {
+            "the team's"
+        } else {
+            "my"
+        };
         Ok(Inspection {
-            facts: Facts { team_scope: q.scope == Scope::Team, ..Facts::default() },
+            facts: Facts {
+                team_scope: q.scope == Scope::Team,
+                ..Facts::default()
+            },
             preview: format!("List {whose} tasks"),
         })
     }
@@ -170,12 +184,15 @@ pub struct CreateTask;
 
 impl CreateTask {
     async fn refs(conn: &mut PgConnection, n: &NewTask) -> Result<(), ToolError> {
-        check_refs(conn, &[
-            ("owner_id", Ref::User, Some(n.owner_id)),
-            ("contact_id", Ref::Contact, n.targets.contact_id),
-            ("company_id", Ref::Company, n.targets.company_id),
-            ("deal_id", Ref::Deal, n.targets.deal_id),
-        ])
+        check_refs(
+            conn,
+            &[
+                ("owner_id", Ref::User, Some(n.owner_id)),
+                ("contact_id", Ref::Contact, n.targets.contact_id),
+                ("company_id", Ref::Company, n.targets.company_id),
+                ("deal_id", Ref::Deal, n.targets.deal_id),
+            ],
+        )
         .await
     }
 }
@@ -197,27 +214,53 @@ impl Tool for CreateTask {
             due_at: a.due_at,
             notes,
             owner_id: a.owner_id.unwrap_or(ctx.actor.user_id),
-            targets: Targets { contact_id: a.contact_id, company_id: a.company_id, deal_id: a.deal_id },
+            targets: Targets {
+                contact_id: a.contact_id,
+                company_id: a.company_id,
+                deal_id: a.deal_id,
+            },
         })
     }
 
-    async fn inspect(conn: &mut PgConnection, ctx: &Ctx, n: &NewTask) -> Result<Inspection, ToolError> {
+    async fn inspect(
+        conn: &mut PgConnection,
+        ctx: &Ctx,
+        n: &NewTask,
+    ) -> Result<Inspection, ToolError> {
         Self::refs(conn, n).await?;
         let mut preview = format!("Create task “{}”", n.title);
         if let Some(due) = n.due_at {
             preview.push_str(&format!(" due {}", local_time(ctx, due)));
         }
         if let Some(id) = n.targets.contact_id {
-            preview.push_str(&format!(" about {}", name_of(conn, Ref::Contact, id).await?));
+            preview.push_str(&format!(
+                " about {}",
+                name_of(conn, Ref::Contact, id).await?
+            ));
         } else if let Some(id) = n.targets.deal_id {
-            preview.push_str(&format!(" about deal “{}”", name_of(conn, Ref::Deal, id).await?));
+            preview.push_str(&format!(
+                " about deal “{}”",
+                name_of(conn, Ref::Deal, id).await?
+            ));
         } else if let Some(id) = n.targets.company_id {
-            preview.push_str(&format!(" about {}", name_of(conn, Ref::Company, id).await?));
+            preview.push_str(&format!(
+                " about {}",
+                name_of(conn, Ref::Company, id).await?
+            ));
         }
         if n.owner_id != ctx.actor.user_id {
-            preview.push_str(&format!(", assigned to {}", name_of(conn, Ref::User, n.owner_id).await?));
+            preview.push_str(&format!(
+                ", assigned to {}",
+                name_of(conn, Ref::User, n.owner_id).await?
+            ));
         }
-        Ok(Inspection { facts: Facts { foreign_owned: foreign(Some(n.owner_id), ctx), ..Facts::default() }, preview })
+        Ok(Inspection {
+            facts: Facts {
+                foreign_owned: foreign(Some(n.owner_id), ctx),
+                ..Facts::default()
+            },
+            preview,
+        })
     }
 
     async fn run(conn: &mut PgConnection, ctx: &Ctx, n: NewTask) -> Result<Value, ToolError> {
@@ -262,13 +305,23 @@ impl Tool for CompleteTask {
         Ok(a.task_id)
     }
 
-    async fn inspect(conn: &mut PgConnection, ctx: &Ctx, id: &Uuid) -> Result<Inspection, ToolError> {
+    async fn inspect(
+        conn: &mut PgConnection,
+        ctx: &Ctx,
+        id: &Uuid,
+    ) -> Result<Inspection, ToolError> {
         let task = records::get_task(conn, *id).await?;
         if task.status == "done" {
-            return Err(ToolError::Conflict(format!("task “{}” is already done", task.title)));
+            return Err(ToolError::Conflict(format!(
+                "task “{}” is already done",
+                task.title
+            )));
         }
         Ok(Inspection {
-            facts: Facts { foreign_owned: foreign(task.owner_id, ctx), ..Facts::default() },
+            facts: Facts {
+                foreign_owned: foreign(task.owner_id, ctx),
+                ..Facts::default()
+            },
             preview: format!("Mark task “{}” done", task.title),
         })
     }
@@ -288,12 +341,36 @@ impl Tool for CompleteTask {
         };
         record_done(conn, ctx, id).await?;
         let task = records::get_task(conn, id).await?;
-        let targets = Targets { contact_id: task.contact_id, company_id: task.company_id, deal_id: task.deal_id };
-        add_activity(conn, ctx, "system", Some(&format!("Task done: {title}")), None, targets, ctx.now).await?;
+        let targets = Targets {
+            contact_id: task.contact_id,
+            company_id: task.company_id,
+            deal_id: task.deal_id,
+        };
+        add_activity(
+            conn,
+            ctx,
+            "system",
+            Some(&format!("Task done: {title}")),
+            None,
+            targets,
+            ctx.now,
+        )
+        .await?;
         Ok(json!({ "task": task }))
     }
 }
 
 async fn record_done(conn: &mut PgConnection, ctx: &Ctx, id: Uuid) -> Result<(), ToolError> {
-    super::common::record_change(conn, ctx, "task", id, "status", json!("open"), json!("done"), None, None).await
+    super::common::record_change(
+        conn,
+        ctx,
+        "task",
+        id,
+        "status",
+        json!("open"),
+        json!("done"),
+        None,
+        None,
+    )
+    .await
 }

@@ -48,8 +48,13 @@ fn validate_local(local: &str) -> Result<(), String> {
     if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
         return Err("has a misplaced dot before the @".into());
     }
-    if let Some(c) = local.chars().find(|&c| !(c == '.' || c.is_alphanumeric() || ATOM_SPECIALS.contains(c))) {
-        return Err(format!("contains `{c}` before the @, which addresses here may not"));
+    if let Some(c) = local
+        .chars()
+        .find(|&c| !(c == '.' || c.is_alphanumeric() || ATOM_SPECIALS.contains(c)))
+    {
+        return Err(format!(
+            "contains `{c}` before the @, which addresses here may not"
+        ));
     }
     Ok(())
 }
@@ -98,14 +103,28 @@ mod tests {
 
     #[test]
     fn accepts_and_normalises_everyday_addresses() {
-        assert_eq!(Email::parse(" Jane.Cooper@Acme.COM ").unwrap().as_str(), "Jane.Cooper@acme.com");
+        assert_eq!(
+            Email::parse(" Jane.Cooper@Acme.COM ").unwrap().as_str(),
+            "Jane.Cooper@acme.com"
+        );
         assert!(Email::parse("o'brien+crm@mail.example.co.uk").is_ok());
     }
 
     #[test]
     fn refuses_with_a_reason() {
-        for bad in ["", "jane", "jane@", "@acme.com", "jane@acme", "ja..ne@acme.com", "jane@-acme.com",
-                    "jane doe@acme.com", "\"jane\"@acme.com", "jane@[127.0.0.1]", "jane@acme.123"] {
+        for bad in [
+            "",
+            "jane",
+            "jane@",
+            "@acme.com",
+            "jane@acme",
+            "ja..ne@acme.com",
+            "jane@-acme.com",
+            "jane doe@acme.com",
+            "\"jane\"@acme.com",
+            "jane@[127.0.0.1]",
+            "jane@acme.123",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }

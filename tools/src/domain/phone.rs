@@ -34,7 +34,9 @@ impl Phone {
         if !phonenumber::is_valid(&number) {
             return Err("is not a valid phone number for its country".into());
         }
-        Ok(Phone(number.format().mode(phonenumber::Mode::E164).to_string()))
+        Ok(Phone(
+            number.format().mode(phonenumber::Mode::E164).to_string(),
+        ))
     }
 
     pub fn as_str(&self) -> &str {
@@ -55,10 +57,19 @@ mod tests {
     #[test]
     fn normalises_to_e164_with_the_default_country() {
         let us = Country::parse("US").unwrap();
-        assert_eq!(Phone::parse("(415) 555-2671", us).unwrap().as_str(), "+14155552671");
-        assert_eq!(Phone::parse("+44 20 7946 0958", us).unwrap().as_str(), "+442079460958");
+        assert_eq!(
+            Phone::parse("(415) 555-2671", us).unwrap().as_str(),
+            "+14155552671"
+        );
+        assert_eq!(
+            Phone::parse("+44 20 7946 0958", us).unwrap().as_str(),
+            "+442079460958"
+        );
         let gb = Country::parse("gb").unwrap();
-        assert_eq!(Phone::parse("020 7946 0958", gb).unwrap().as_str(), "+442079460958");
+        assert_eq!(
+            Phone::parse("020 7946 0958", gb).unwrap().as_str(),
+            "+442079460958"
+        );
     }
 
     #[test]

@@ -16,7 +16,9 @@ impl Text {
         if s.chars().count() > max {
             return Err(format!("must be at most {max} characters"));
         }
-        if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+        if s.chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+        {
             return Err("must not contain control characters".into());
         }
         Ok(Text(s.to_string()))
@@ -83,7 +85,11 @@ impl Currency {
         if digits == 0 {
             format!("{} {sign}{grouped}", self.0)
         } else {
-            format!("{} {sign}{grouped}.{frac:0width$}", self.0, width = digits as usize)
+            format!(
+                "{} {sign}{grouped}.{frac:0width$}",
+                self.0,
+                width = digits as usize
+            )
         }
     }
 }
@@ -148,7 +154,10 @@ impl ReasonCode {
         if s.is_empty() || s.len() > 64 {
             return Err("must be 1 to 64 characters".into());
         }
-        if !s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        if !s
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
             return Err("may contain only letters, digits and underscores".into());
         }
         Ok(ReasonCode(s))
@@ -201,17 +210,26 @@ mod tests {
         let usd = Currency::parse("usd").unwrap();
         assert_eq!(usd.format_minor(1_250_000), "USD 12,500.00");
         assert_eq!(usd.format_minor(5), "USD 0.05");
-        assert_eq!(Currency::parse("JPY").unwrap().format_minor(120_000), "JPY 120,000");
+        assert_eq!(
+            Currency::parse("JPY").unwrap().format_minor(120_000),
+            "JPY 120,000"
+        );
         assert!(Currency::parse("XYZ").is_err());
     }
 
     #[test]
     fn zones_roles_reasons() {
-        assert_eq!(TimeZone::parse("Europe/Oslo").unwrap().name(), "Europe/Oslo");
+        assert_eq!(
+            TimeZone::parse("Europe/Oslo").unwrap().name(),
+            "Europe/Oslo"
+        );
         assert!(TimeZone::parse("Mars/Olympus").is_err());
         assert_eq!(Role::parse("manager").unwrap(), Role::Manager);
         assert!(Role::parse("root").is_err());
-        assert_eq!(ReasonCode::parse("Budget_Approved").unwrap().as_str(), "budget_approved");
+        assert_eq!(
+            ReasonCode::parse("Budget_Approved").unwrap().as_str(),
+            "budget_approved"
+        );
         assert!(ReasonCode::parse("no spaces").is_err());
     }
 }

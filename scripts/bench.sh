@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Load benchmark for the REST API (issue figures go to BENCHMARKS.md).
+#
+# Builds the release binary, makes a fresh database `heimdell_bench` on the local Postgres,
+# migrates, seeds the demo tenants plus 100,000 generated contacts, serves on a loopback port,
+# and drives it with wrk from a second process:
+#   1. GET /api/v1/contacts?q=<name fragment>   (target: >= 1,500 req/s, p95 < 25 ms)
+#   2. create_task proposed and approved at once (target: >= 300 /s)
+# Usage: scripts/bench.sh [duration, default 20s]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+DURATION="${1:-20s}"
+command -v wrk >/dev/null || make bench-deps
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/heimdell-target}"
+cargo build --release --bin heimdell >&2
+BIN="$CARGO_TARGET_DIR/release/heimdell"
+
+admin="$(bash scripts/pg.sh up | tail -n 1)"
+bench_url="${admin%/*}/heimdell_bench"
+bash scripts/pg.sh psql -q -c "DROP DATABASE IF EXISTS heimdell_bench" -c "CREATE DATABASE heimdell_bench" >&2
+export DATABASE_URL="$bench_url"
+"$BIN" migrate >&2
+start=$(date +%s.%N)
+seed_json="$("$BIN" seed-demo --json --contacts 100000)"
+echo "seed with 100,000 extra contacts: $(echo "$(date +%s.%N) - $start" | bc) s" >&2
+token="$(printf '%s' "$seed_json" | python3 -c 'import json,sys; t=json.load(sys.stdin)["tenants"][0]; print([u for u in t["users"] if u["role"]=="rep"][0]["token"])')"
+export HEIMDELL_BENCH_TOKEN="$token"
+
+port=18080
+HEIMDELL_LOG=warn "$BIN" serve --addr "127.0.0.1:$port" >&2 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr)"
+echo "== GET /api/v1/contacts?q=<fragment> (100,000+ contacts in the tenant)"
+wrk -t2 -c32 -d"$DURATION" --latency -s scripts/bench/search.lua "http://127.0.0.1:$port"
+echo "== create_task propose+approve (approve: true)"
+wrk -t2 -c16 -d"$DURATION" --latency -s scripts/bench/create_task.lua "http://127.0.0.1:$port"

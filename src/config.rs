@@ -1,0 +1,186 @@
+//! Layered configuration: defaults, then an optional TOML file (`HEIMDELL_CONFIG` or
+//! `--config`), then `HEIMDELL_*` environment variables (and `DATABASE_URL`), which win.
+//! The environment is passed in as a lookup function, so tests never change the process's env.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Everything the server needs to know about where it runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    /// Where `serve` listens unless `--addr` says otherwise.
+    pub addr: SocketAddr,
+    /// How long a proposed action stays approvable.
+    pub action_ttl_hours: i64,
+    /// A folder of Cedar policies to use instead of the ones built into the binary.
+    pub policies_dir: Option<PathBuf>,
+    /// Mark session cookies `Secure` (set when served over HTTPS).
+    pub cookie_secure: bool,
+    /// `json` for machine-read logs, `pretty` for people.
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// Database connection settings. URLs can hold passwords, so they are secrets: never printed.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// The schema owner's URL (`DATABASE_URL`), used for migrations.
+    pub url: SecretString,
+    /// The app role's URL (`HEIMDELL_APP_DATABASE_URL`); derived from `url` when absent.
+    pub app_url: Option<SecretString>,
+    /// The app role's password when the URL is derived (`HEIMDELL_APP_DB_PASSWORD`).
+    pub app_password: Option<SecretString>,
+    /// Pool size for the server (`HEIMDELL_DB_MAX_CONNECTIONS`, default 32).
+    pub max_connections: u32,
+}
+
+/// The shape of the optional TOML file; every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database_url: Option<String>,
+    app_database_url: Option<String>,
+    db_max_connections: Option<u32>,
+    addr: Option<String>,
+    action_ttl_hours: Option<i64>,
+    policies_dir: Option<PathBuf>,
+    cookie_secure: Option<bool>,
+    log_format: Option<String>,
+}
+
+impl Config {
+    /// Builds the configuration from a file (if any) and an environment lookup.
+    pub fn load(
+        file: Option<&std::path::Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Config> {
+        let path = file
+            .map(PathBuf::from)
+            .or_else(|| env("HEIMDELL_CONFIG").map(PathBuf::from));
+        let f: FileConfig = match &path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read config file {}", p.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("config file {} is not valid", p.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let pick =
+            |var: &str, from_file: Option<String>| env(var).filter(|v| !v.is_empty()).or(from_file);
+
+        let Some(url) = pick("DATABASE_URL", f.database_url) else {
+            bail!(
+                "DATABASE_URL is not set (run `make db` for a local database and export what it prints)"
+            );
+        };
+        let max_connections = match env("HEIMDELL_DB_MAX_CONNECTIONS") {
+            Some(v) => v
+                .parse()
+                .with_context(|| format!("HEIMDELL_DB_MAX_CONNECTIONS={v} is not a number"))?,
+            None => f.db_max_connections.unwrap_or(32),
+        };
+        let addr_text =
+            pick("HEIMDELL_ADDR", f.addr).unwrap_or_else(|| "127.0.0.1:8080".to_string());
+        let addr = addr_text
+            .parse()
+            .with_context(|| format!("HEIMDELL_ADDR={addr_text} is not host:port"))?;
+        let action_ttl_hours = match env("HEIMDELL_ACTION_TTL_HOURS") {
+            Some(v) => v
+                .parse()
+                .with_context(|| format!("HEIMDELL_ACTION_TTL_HOURS={v} is not a number"))?,
+            None => f.action_ttl_hours.unwrap_or(24 * 7),
+        };
+        if action_ttl_hours < 1 {
+            bail!("HEIMDELL_ACTION_TTL_HOURS must be at least 1");
+        }
+        let cookie_secure = match env("HEIMDELL_COOKIE_SECURE") {
+            Some(v) => matches!(v.as_str(), "1" | "true" | "yes"),
+            None => f.cookie_secure.unwrap_or(false),
+        };
+        let log_format = match pick("HEIMDELL_LOG_FORMAT", f.log_format).as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => bail!("HEIMDELL_LOG_FORMAT={other}: use json or pretty"),
+        };
+        Ok(Config {
+            database: DatabaseConfig {
+                url: url.into(),
+                app_url: pick("HEIMDELL_APP_DATABASE_URL", f.app_database_url).map(Into::into),
+                app_password: env("HEIMDELL_APP_DB_PASSWORD").map(Into::into),
+                max_connections,
+            },
+            addr,
+            action_ttl_hours,
+            policies_dir: env("HEIMDELL_POLICIES_DIR")
+                .map(PathBuf::from)
+                .or(f.policies_dir),
+            cookie_secure,
+            log_format,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn env_wins_over_file_and_defaults_apply() {
+        let dir = std::env::temp_dir().join(format!("heimdell-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("h.toml");
+        std::fs::write(
+            &file,
+            "database_url = \"postgres://file/db\"\naddr = \"127.0.0.1:9000\"\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&file), env(&[("DATABASE_URL", "postgres://env/db")])).unwrap();
+        assert_eq!(c.database.url.expose_secret(), "postgres://env/db");
+        assert_eq!(c.addr.port(), 9000);
+        assert_eq!(c.action_ttl_hours, 168);
+        assert_eq!(c.database.max_connections, 32);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn missing_or_bad_values_are_named() {
+        let e = Config::load(None, env(&[])).unwrap_err().to_string();
+        assert!(e.contains("DATABASE_URL"), "{e}");
+        let e = Config::load(
+            None,
+            env(&[
+                ("DATABASE_URL", "postgres://x/y"),
+                ("HEIMDELL_ADDR", "nope"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("HEIMDELL_ADDR"), "{e}");
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let c = Config::load(None, env(&[("DATABASE_URL", "postgres://u:hunter2@h/db")])).unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

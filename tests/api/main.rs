@@ -1,0 +1,10 @@
+//! Integration tests: the whole server against a real Postgres, one fresh database per test.
+
+mod auth;
+mod errors;
+mod harness;
+mod pipeline;
+mod policy;
+mod records;
+mod tenancy;
+mod tools;

@@ -1,0 +1,225 @@
+//! What the tools do to real data: search, timelines, tasks, stages, focus lists.
+
+use chrono::{Duration, Utc};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::harness::{TestApp, error_fields};
+
+#[tokio::test]
+async fn contacts_are_validated_normalised_and_found_fuzzily() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("Acme").await;
+    let co = app
+        .run(
+            &t.rep,
+            "create_company",
+            json!({"name": "Acme Corporation", "domain": "acme.com"}),
+        )
+        .await;
+    let co_id = co["company"]["id"].as_str().unwrap();
+    let c = app
+        .run(&t.rep, "create_contact", json!({"first_name": "Jane", "last_name": "Cooper", "email": " Jane.Cooper@ACME.com ", "phone": "(415) 555-2671", "company_id": co_id}))
+        .await;
+    assert_eq!(c["contact"]["email"], "Jane.Cooper@acme.com");
+    assert_eq!(c["contact"]["phone"], "+14155552671");
+    assert_eq!(c["contact"]["company_name"], "Acme Corporation");
+    assert_eq!(c["contact"]["owner_id"], json!(t.rep.id));
+
+    let (status, v) = app
+        .propose(
+            &t.rep,
+            "create_contact",
+            json!({"first_name": "Dup", "email": "jane.cooper@acme.com"}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "proposal is fine; the duplicate is found when it runs: {v}"
+    );
+    let (status, v) = app.approve(&t.rep, v["id"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(error_fields(&v), vec!["email"]);
+
+    for (query, expect) in [
+        ("jane", "Jane Cooper"),
+        ("Jane Coopr", "Jane Cooper"),
+        ("415-555-2671", "Jane Cooper"),
+        ("acme.com", "Acme Corporation"),
+    ] {
+        let (status, v) = app.propose(&t.rep, "search", json!({"query": query})).await;
+        assert_eq!(status, StatusCode::OK);
+        let titles: Vec<&str> = v["result"]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["title"].as_str().unwrap())
+            .collect();
+        assert!(
+            titles.contains(&expect),
+            "{query:?} should find {expect}: {titles:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn activities_tasks_and_stage_moves_show_on_the_records() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("Acme").await;
+    let c = app
+        .run(
+            &t.rep,
+            "create_contact",
+            json!({"first_name": "Jane", "last_name": "Cooper"}),
+        )
+        .await;
+    let cid = c["contact"]["id"].as_str().unwrap();
+    let d = app
+        .run(
+            &t.rep,
+            "create_deal",
+            json!({"name": "Acme renewal", "contact_id": cid, "value_minor": 1250000}),
+        )
+        .await;
+    let did = d["deal"]["id"].as_str().unwrap();
+    app.run(
+        &t.rep,
+        "log_activity",
+        json!({"kind": "call", "body": "She wants pricing", "contact_id": cid}),
+    )
+    .await;
+    let k = app
+        .run(
+            &t.rep,
+            "create_task",
+            json!({"title": "Send pricing", "contact_id": cid, "deal_id": did}),
+        )
+        .await;
+    let moved = app
+        .run(
+            &t.rep,
+            "move_deal_stage",
+            json!({"deal_id": did, "stage": "proposal", "note": "sent deck"}),
+        )
+        .await;
+    assert_eq!(moved["from_stage"], "Lead");
+    assert_eq!(moved["deal"]["stage_name"], "Proposal");
+    assert_eq!(moved["deal"]["version"], 2);
+
+    let (_, v) = app
+        .propose(&t.rep, "get_contact", json!({"contact_id": cid}))
+        .await;
+    let r = &v["result"];
+    assert_eq!(r["timeline"][0]["body"], "She wants pricing");
+    assert_eq!(r["open_tasks"][0]["title"], "Send pricing");
+    assert_eq!(r["deals"][0]["name"], "Acme renewal");
+
+    let (_, v) = app
+        .propose(&t.rep, "get_deal", json!({"deal_id": did}))
+        .await;
+    let r = &v["result"];
+    assert_eq!(r["history"][0]["new_value"]["name"], "Proposal");
+    assert_eq!(r["stages"].as_array().unwrap().len(), 6);
+    assert!(
+        r["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["subject"] == "Stage: Lead → Proposal")
+    );
+
+    let (status, v) = app
+        .propose(
+            &t.rep,
+            "move_deal_stage",
+            json!({"deal_id": did, "stage": "Signed"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Lead, Qualified"),
+        "{v}"
+    );
+
+    let tid = k["task"]["id"].as_str().unwrap();
+    let done = app
+        .run(&t.rep, "complete_task", json!({"task_id": tid}))
+        .await;
+    assert_eq!(done["task"]["status"], "done");
+    let (status, _) = app
+        .propose(&t.rep, "complete_task", json!({"task_id": tid}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn daily_focus_lists_what_matters_today_with_reasons() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("Acme").await;
+    let now = Utc::now();
+    app.run(
+        &t.rep,
+        "create_task",
+        json!({"title": "Overdue call", "due_at": now - Duration::days(3)}),
+    )
+    .await;
+    app.run(
+        &t.rep,
+        "create_task",
+        json!({"title": "Later task", "due_at": now + Duration::days(10)}),
+    )
+    .await;
+    app.run(
+        &t.rep2,
+        "create_task",
+        json!({"title": "Someone else's", "due_at": now - Duration::days(1)}),
+    )
+    .await;
+    let d = app
+        .run(&t.rep, "create_deal", json!({"name": "Quiet deal"}))
+        .await;
+    let mut owner = app.owner().await;
+    sqlx::query("UPDATE deals SET last_activity_at = now() - interval '30 days', created_at = now() - interval '40 days' WHERE id = $1::uuid")
+        .bind(d["deal"]["id"].as_str().unwrap())
+        .execute(&mut owner)
+        .await
+        .unwrap();
+
+    let (status, v) = app.propose(&t.rep, "daily_focus", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let items = v["result"]["items"].as_array().unwrap();
+    let kinds: Vec<(&str, &str)> = items
+        .iter()
+        .map(|i| (i["kind"].as_str().unwrap(), i["title"].as_str().unwrap()))
+        .collect();
+    assert!(
+        kinds.contains(&("task_overdue", "Overdue call")),
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&("deal_stale", "Quiet deal")), "{kinds:?}");
+    assert!(
+        !kinds
+            .iter()
+            .any(|(_, t)| *t == "Later task" || *t == "Someone else's"),
+        "{kinds:?}"
+    );
+    assert!(items.iter().all(|i| !i["why"].as_str().unwrap().is_empty()));
+
+    let (_, team) = app
+        .propose(&t.manager, "daily_focus", json!({"scope": "team"}))
+        .await;
+    let titles: Vec<&str> = team["result"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap())
+        .collect();
+    assert!(
+        titles.contains(&"Someone else's") && titles.contains(&"Overdue call"),
+        "{titles:?}"
+    );
+}
