@@ -52,3 +52,48 @@ pub async fn serve(
         .await
         .context("server stopped with an error")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_with_policies(dir: std::path::PathBuf) -> Config {
+        Config::load(None, move |k| match k {
+            "DATABASE_URL" => Some("postgres://localhost/x".into()),
+            "HEIMDELL_POLICIES_DIR" => Some(dir.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_bad_policy_file_stops_start_up_with_its_name() {
+        let dir =
+            std::env::temp_dir().join(format!("heimdell-bad-policies-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/policies");
+        for f in std::fs::read_dir(src).unwrap() {
+            let p = f.unwrap().path();
+            if p.extension()
+                .is_some_and(|e| e == "cedar" || e == "cedarschema")
+            {
+                std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+            }
+        }
+        assert!(
+            load_policies(&config_with_policies(dir.clone())).is_ok(),
+            "the shipped policies load from a folder"
+        );
+        std::fs::write(
+            dir.join("broken.cedar"),
+            "@reason(\"x\") permit(principal, action, resource) when { principal.vip };",
+        )
+        .unwrap();
+        let err = format!(
+            "{:#}",
+            load_policies(&config_with_policies(dir.clone())).unwrap_err()
+        );
+        assert!(err.contains("broken.cedar"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -327,7 +327,7 @@ impl ContactPlan {
 pub enum CloseWhen {
     /// `n` days from today (negative: in the past).
     Days(i64),
-    /// A day of the current month, given as a fraction in thousandths of the month.
+    /// A day from today to the end of the current month, as a fraction in thousandths of that span.
     ThisMonth(u32),
 }
 
@@ -340,8 +340,8 @@ impl CloseWhen {
                 let next = first
                     .checked_add_months(chrono::Months::new(1))
                     .unwrap_or(first);
-                let len = (next - first).num_days();
-                first + Duration::days(len * i64::from(permille.min(999)) / 1000)
+                let left = (next - today).num_days(); // today included
+                today + Duration::days(left * i64::from(permille.min(999)) / 1000)
             }
         }
     }
@@ -1117,7 +1117,7 @@ fn plan_activities(
                 || deal.value_minor.to_string(),
                 |c| c.format_minor(deal.value_minor),
             ),
-            competitor: *rng.pick(COMPETITORS),
+            competitor: rng.pick::<&str>(COMPETITORS),
         };
         // The furthest open stage the deal reached, and the move that closed it, if any.
         let (top, closing) = match deal.stage {
@@ -1185,7 +1185,7 @@ fn plan_activities(
                     });
                 }
                 Event::Move(from, to) => {
-                    let body = (to == LOST).then(|| fill(*rng.pick(LOST_REASONS), &ctx));
+                    let body = (to == LOST).then(|| fill(rng.pick::<&str>(LOST_REASONS), &ctx));
                     out.push(ActivityPlan {
                         kind: "system",
                         subject: Some(format!("Stage: {} → {}", STAGES[from].0, STAGES[to].0)),
@@ -1379,9 +1379,37 @@ mod tests {
         }
         // And pinned, so a change to the generator (which would break idempotency against an
         // already-seeded database) is noticed.
-        let acme = plan(&TENANTS[0]);
         assert_eq!(Rng::new(1).next_u64(), 0x910a_2dec_8902_5cc1);
-        assert!(!acme.contacts[0].full_name().is_empty());
+        let acme = plan(&TENANTS[0]);
+        assert_eq!(acme.companies[0].domain, "hawthornelabs.example");
+        assert_eq!(
+            acme.contacts[0].email.as_deref(),
+            Some("melissa.brown@hawthornelabs.example")
+        );
+        assert_eq!(
+            acme.deals[0].name,
+            "Meridian Capital – Data migration project"
+        );
+        assert_eq!(
+            acme.tasks[0].title,
+            "Check in with Kayla Smith after onboarding"
+        );
+        let bench: Vec<_> = ExtraContacts::new(&TENANTS[0], &acme.companies)
+            .take(2)
+            .filter_map(|c| c.email)
+            .collect();
+        assert_eq!(
+            bench,
+            [
+                "james.hudson@bench.acme.example",
+                "jessica.choi@bench.acme.example"
+            ]
+        );
+        let nordlys = plan(&TENANTS[1]);
+        assert_eq!(
+            nordlys.contacts[0].email.as_deref(),
+            Some("ragnhild.tran@fyrlyktmat.example")
+        );
     }
 
     #[test]
@@ -1662,14 +1690,13 @@ mod tests {
             }
         }
         let today = NaiveDate::from_ymd_opt(2026, 2, 14).unwrap();
-        assert_eq!(
-            CloseWhen::ThisMonth(0).date(today),
-            NaiveDate::from_ymd_opt(2026, 2, 1).unwrap()
-        );
+        assert_eq!(CloseWhen::ThisMonth(0).date(today), today);
         assert_eq!(
             CloseWhen::ThisMonth(999).date(today),
             NaiveDate::from_ymd_opt(2026, 2, 28).unwrap()
         );
+        let last = NaiveDate::from_ymd_opt(2026, 12, 31).unwrap();
+        assert_eq!(CloseWhen::ThisMonth(999).date(last), last);
     }
 
     #[test]

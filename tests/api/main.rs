@@ -6,5 +6,6 @@ mod harness;
 mod pipeline;
 mod policy;
 mod records;
+mod seed;
 mod tenancy;
 mod tools;
