@@ -50,9 +50,8 @@ demo:
 	$(HEIMDELL) seed-demo; \
 	exec $(HEIMDELL) serve --addr 127.0.0.1:8080
 
-# Browser tests will need Chromium; once they exist this becomes `test: browser-deps`.
-# test: browser-deps
-test:
+# The browser tests (tests/api/browser.rs) drive Debian's Chromium through chromedriver.
+test: browser-deps
 	@$(ENSURE_DB); \
 	cd '$(ROOT)'; \
 	echo "make: CARGO_TARGET_DIR=$$CARGO_TARGET_DIR" >&2; \

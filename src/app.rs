@@ -12,7 +12,12 @@ use metrics_exporter_prometheus::PrometheusBuilder;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
-use crate::config::Config;
+use crate::config::{Config, ModelConfig};
+use heimdell_agent::copilot::{Copilot, CopilotConfig};
+use heimdell_agent::model::ChatModel;
+use heimdell_agent::model::openai::{OpenAiConfig, OpenAiModel};
+use heimdell_agent::model::planner::Planner;
+use heimdell_agent::prompt::Prompts;
 
 /// Loads the policies named by the config, or the ones built into the binary. A bad policy
 /// file is an error that names the file: the server must not start with it.
@@ -24,14 +29,46 @@ pub fn load_policies(config: &Config) -> anyhow::Result<PolicyEngine> {
     }
 }
 
+/// The Copilot's model as configured.
+pub fn build_model(config: &Config) -> anyhow::Result<Arc<dyn ChatModel>> {
+    Ok(match &config.model {
+        ModelConfig::Builtin => Arc::new(Planner::new()),
+        ModelConfig::OpenAi {
+            base_url,
+            api_key,
+            model,
+        } => {
+            let mut cfg = OpenAiConfig::new(base_url.clone(), model.clone());
+            cfg.api_key = api_key.clone();
+            Arc::new(OpenAiModel::new(cfg).context("the OpenAI-compatible model is misconfigured")?)
+        }
+    })
+}
+
 /// Everything a server needs, built once.
 pub fn state(config: &Config, pool: PgPool) -> anyhow::Result<ApiState> {
+    state_with_model(config, pool, build_model(config)?)
+}
+
+/// The same, with a given model (tests pass a scripted one).
+pub fn state_with_model(
+    config: &Config,
+    pool: PgPool,
+    model: Arc<dyn ChatModel>,
+) -> anyhow::Result<ApiState> {
     let policy = Arc::new(load_policies(config)?);
     let registry = Arc::new(heimdell_tools::catalog::standard());
     let ttl = chrono::Duration::hours(config.action_ttl_hours);
     let pipeline = Pipeline::new(pool.clone(), registry, policy, ttl);
+    let prompts = Arc::new(Prompts::embedded().context("built-in prompts are invalid")?);
+    let copilot_config = CopilotConfig {
+        monthly_request_limit: config.usage_limit,
+        ..CopilotConfig::default()
+    };
+    let copilot = Copilot::new(pipeline.clone(), model, prompts, copilot_config);
     Ok(ApiState {
         pool,
+        copilot,
         pipeline,
         metrics: Arc::new(PrometheusBuilder::new().build_recorder()),
         cookie_secure: config.cookie_secure,

@@ -23,6 +23,24 @@ pub struct Config {
     pub cookie_secure: bool,
     /// `json` for machine-read logs, `pretty` for people.
     pub log_format: LogFormat,
+    /// Which chat model the Copilot uses.
+    pub model: ModelConfig,
+    /// Copilot requests per user per month (`HEIMDELL_USAGE_LIMIT`); None for no limit.
+    pub usage_limit: Option<i64>,
+}
+
+/// The Copilot's model: the built-in planner (default, offline) or an OpenAI-compatible API.
+#[derive(Debug, Clone)]
+pub enum ModelConfig {
+    Builtin,
+    OpenAi {
+        /// `HEIMDELL_OPENAI_BASE_URL`, e.g. `https://api.openai.com/v1` or a local server's.
+        base_url: String,
+        /// `HEIMDELL_OPENAI_API_KEY`; local servers often need none.
+        api_key: Option<SecretString>,
+        /// `HEIMDELL_OPENAI_MODEL`.
+        model: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +74,10 @@ struct FileConfig {
     policies_dir: Option<PathBuf>,
     cookie_secure: Option<bool>,
     log_format: Option<String>,
+    model: Option<String>,
+    openai_base_url: Option<String>,
+    openai_model: Option<String>,
+    usage_limit: Option<i64>,
 }
 
 impl Config {
@@ -113,7 +135,29 @@ impl Config {
             Some("json") => LogFormat::Json,
             Some(other) => bail!("HEIMDELL_LOG_FORMAT={other}: use json or pretty"),
         };
+        let model = match pick("HEIMDELL_MODEL", f.model).as_deref() {
+            None | Some("builtin") => ModelConfig::Builtin,
+            Some("openai") => ModelConfig::OpenAi {
+                base_url: pick("HEIMDELL_OPENAI_BASE_URL", f.openai_base_url)
+                    .unwrap_or_else(|| "https://api.openai.com/v1".to_string()),
+                api_key: env("HEIMDELL_OPENAI_API_KEY")
+                    .filter(|k| !k.is_empty())
+                    .map(Into::into),
+                model: pick("HEIMDELL_OPENAI_MODEL", f.openai_model)
+                    .unwrap_or_else(|| "gpt-4o-mini".to_string()),
+            },
+            Some(other) => bail!("HEIMDELL_MODEL={other}: use builtin or openai"),
+        };
+        let usage_limit = match env("HEIMDELL_USAGE_LIMIT") {
+            Some(v) => Some(
+                v.parse()
+                    .with_context(|| format!("HEIMDELL_USAGE_LIMIT={v} is not a number"))?,
+            ),
+            None => f.usage_limit,
+        };
         Ok(Config {
+            model,
+            usage_limit,
             database: DatabaseConfig {
                 url: url.into(),
                 app_url: pick("HEIMDELL_APP_DATABASE_URL", f.app_database_url).map(Into::into),

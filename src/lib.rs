@@ -5,8 +5,10 @@
 //! - [`database`]: connecting as the owner (migrations) and as the app role (everything else).
 //! - [`seed`]: the idempotent demo data behind `heimdell seed-demo`.
 //! - [`app`]: building the HTTP application and serving it on a given listener.
+//! - [`bench`]: the figures behind BENCHMARKS.md that need to run inside the process.
 
 pub mod app;
+pub mod bench;
 pub mod config;
 pub mod database;
 pub mod seed;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use heimdell::config::{Config, LogFormat};
-use heimdell::{app, database, seed};
+use heimdell::{app, bench, database, seed};
 
 #[derive(Parser)]
 #[command(
@@ -35,11 +35,47 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = 0)]
         contacts: usize,
     },
+    /// Measure what BENCHMARKS.md reports (run `seed-demo --contacts 100000` first).
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
     /// Migrate, then serve the API (and web panel) until Ctrl-C.
     Serve {
         /// Address to listen on (default HEIMDELL_ADDR or 127.0.0.1:8080).
         #[arg(long)]
         addr: Option<SocketAddr>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// Time building context packs in-process and print percentiles.
+    ContextPack {
+        #[arg(long, default_value_t = 500)]
+        iterations: usize,
+    },
+    /// Time whole Copilot turns with the built-in planner in-process.
+    Turn {
+        #[arg(long, default_value_t = 500)]
+        iterations: usize,
+    },
+    /// Play chat users against a running server over HTTP (a second process).
+    ChatLoad {
+        /// The server, e.g. http://127.0.0.1:8080
+        #[arg(long)]
+        url: String,
+        /// An API token of the user to chat as.
+        #[arg(long, env = "HEIMDELL_BENCH_TOKEN")]
+        token: String,
+        #[arg(long, default_value_t = 200)]
+        users: usize,
+        /// Seconds between one user's messages.
+        #[arg(long, default_value_t = 5.0)]
+        every: f64,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 60.0)]
+        seconds: f64,
     },
 }
 
@@ -94,6 +130,41 @@ async fn main() -> anyhow::Result<()> {
                 print_sign_ins(&report);
             }
         }
+        Command::Bench { what } => match what {
+            BenchWhat::ContextPack { iterations } => {
+                let pool = database::connect_app(&config.database).await?;
+                println!(
+                    "context pack ({iterations} builds, focus on a contact): {}",
+                    bench::context_pack(&config, pool, iterations).await?
+                );
+            }
+            BenchWhat::Turn { iterations } => {
+                let pool = database::connect_app(&config.database).await?;
+                println!(
+                    "copilot turn, built-in planner ({iterations} turns): {}",
+                    bench::turns(&config, pool, iterations).await?
+                );
+            }
+            BenchWhat::ChatLoad {
+                url,
+                token,
+                users,
+                every,
+                seconds,
+            } => {
+                let summary = bench::chat_load(
+                    &url,
+                    &token,
+                    users,
+                    std::time::Duration::from_secs_f64(every),
+                    std::time::Duration::from_secs_f64(seconds),
+                )
+                .await?;
+                println!(
+                    "chat load ({users} users, one message every {every} s each, {seconds} s): {summary}"
+                );
+            }
+        },
         Command::Serve { addr } => {
             database::migrate(&config.database).await?;
             let pool = database::connect_app(&config.database).await?;

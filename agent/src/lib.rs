@@ -9,7 +9,13 @@
 //! - [`member`]: who is acting, loaded fresh from the database for every decision.
 
 pub mod actions;
+pub mod context;
+pub mod copilot;
+pub mod fence;
+pub mod grounding;
 pub mod member;
+pub mod model;
+pub mod prompt;
 
 pub use actions::{
     ActionError, ActionStatus, ActionView, Pipeline, ProposeOutcome, ProposeRequest,

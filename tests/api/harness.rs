@@ -147,19 +147,53 @@ pub fn config_for(owner_url: &str) -> Config {
         policies_dir: None,
         cookie_secure: false,
         log_format: LogFormat::Pretty,
+        model: heimdell::config::ModelConfig::Builtin,
+        usage_limit: None,
     }
 }
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
+        Self::spawn_inner(None).await
+    }
+
+    /// The server with a given chat model (e.g. a scripted one that records what it is sent).
+    pub async fn spawn_with_model(
+        model: std::sync::Arc<dyn heimdell_agent::model::ChatModel>,
+    ) -> TestApp {
+        Self::spawn_inner(Some(model)).await
+    }
+
+    /// A server whose users may send `limit` Copilot requests a month.
+    pub async fn spawn_limited(
+        model: std::sync::Arc<dyn heimdell_agent::model::ChatModel>,
+        limit: i64,
+    ) -> TestApp {
+        Self::spawn_configured(Some(model), |c| c.usage_limit = Some(limit)).await
+    }
+
+    async fn spawn_inner(
+        model: Option<std::sync::Arc<dyn heimdell_agent::model::ChatModel>>,
+    ) -> TestApp {
+        Self::spawn_configured(model, |_| {}).await
+    }
+
+    async fn spawn_configured(
+        model: Option<std::sync::Arc<dyn heimdell_agent::model::ChatModel>>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let owner_url = fresh_database().await;
-        let config = config_for(&owner_url);
+        let mut config = config_for(&owner_url);
+        adjust(&mut config);
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .connect_with(heimdell::database::app_options(&config.database).unwrap())
             .await
             .expect("connect as heimdell_app");
-        let state = heimdell::app::state(&config, pool.clone()).unwrap();
+        let state = match model {
+            Some(m) => heimdell::app::state_with_model(&config, pool.clone(), m).unwrap(),
+            None => heimdell::app::state(&config, pool.clone()).unwrap(),
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -2,6 +2,7 @@
 
 mod actions;
 pub mod auth;
+mod chat;
 pub mod error;
 mod extract;
 mod observe;
@@ -43,11 +44,16 @@ pub fn router(state: ApiState) -> Router {
         .route("/deals", get(records::list_deals))
         .route("/deals/{id}", get(records::get_deal))
         .route("/tasks", get(records::list_tasks))
-        .route("/tasks/{id}", get(records::get_task));
+        .route("/tasks/{id}", get(records::get_task))
+        .route("/chat", post(chat::chat))
+        .route("/chat/stream", post(chat::chat_stream))
+        .route("/threads", get(chat::threads))
+        .route("/threads/{id}", get(chat::thread));
     Router::new()
         .route("/health", get(observe::health))
         .route("/metrics", get(observe::metrics))
         .nest("/api/v1", api)
+        .merge(crate::web::routes())
         .fallback(observe::not_found)
         .method_not_allowed_fallback(observe::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use heimdell_agent::Pipeline;
+use heimdell_agent::copilot::Copilot;
 use metrics_exporter_prometheus::PrometheusRecorder;
 use sqlx::PgPool;
 
@@ -13,6 +14,8 @@ pub struct ApiState {
     pub pool: PgPool,
     /// The one path for every tool call.
     pub pipeline: Pipeline,
+    /// The chat runtime (it calls tools through the same pipeline).
+    pub copilot: Copilot,
     /// This server's metrics, kept here rather than in a process-global recorder so that
     /// several servers (as in the tests) never share counters.
     pub metrics: Arc<PrometheusRecorder>,

@@ -1,0 +1,204 @@
+//! `POST /api/v1/chat` (and its streaming form), `GET /api/v1/threads[/{id}]`.
+
+use std::convert::Infallible;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream};
+use heimdell_agent::copilot::{ChatError, ChatRequest, store};
+use heimdell_agent::model::{EntityKind, EntityRef};
+use heimdell_tools::FieldError;
+use heimdell_tools::db::begin_tenant;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::auth::AuthUser;
+use super::error::ApiError;
+use super::extract::{Body, Path};
+use super::state::ApiState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatBody {
+    #[serde(default)]
+    thread_id: Option<Uuid>,
+    message: String,
+    #[serde(default)]
+    context: Option<ChatContext>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatContext {
+    #[serde(default)]
+    contact_id: Option<Uuid>,
+    #[serde(default)]
+    company_id: Option<Uuid>,
+    #[serde(default)]
+    deal_id: Option<Uuid>,
+}
+
+impl ChatBody {
+    fn into_request(self) -> Result<ChatRequest, ApiError> {
+        let context = match self.context {
+            None => None,
+            Some(c) => {
+                let given: Vec<EntityRef> = [
+                    c.contact_id.map(|id| EntityRef {
+                        kind: EntityKind::Contact,
+                        id,
+                    }),
+                    c.company_id.map(|id| EntityRef {
+                        kind: EntityKind::Company,
+                        id,
+                    }),
+                    c.deal_id.map(|id| EntityRef {
+                        kind: EntityKind::Deal,
+                        id,
+                    }),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                if given.len() > 1 {
+                    return Err(ApiError::invalid(vec![FieldError::new(
+                        "context",
+                        "give one of contact_id, company_id or deal_id",
+                    )]));
+                }
+                given.into_iter().next()
+            }
+        };
+        Ok(ChatRequest {
+            thread_id: self.thread_id,
+            message: self.message,
+            context,
+        })
+    }
+}
+
+impl From<ChatError> for ApiError {
+    fn from(e: ChatError) -> Self {
+        match e {
+            ChatError::Invalid(d) => ApiError::invalid(d),
+            ChatError::ThreadNotFound => ApiError::not_found("thread"),
+            ChatError::UsageLimit { limit } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "usage_limit",
+                format!(
+                    "You have used this month's {limit} Copilot requests. Ask an admin to raise the limit."
+                ),
+            ),
+            ChatError::Model(m) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "model_unavailable",
+                format!(
+                    "The Copilot's model could not answer: {m}. Nothing was changed; try again shortly."
+                ),
+            ),
+            ChatError::Action(a) => a.into(),
+            ChatError::Prompt(p) => ApiError::internal(p),
+            ChatError::Database(d) => ApiError::internal(d),
+        }
+    }
+}
+
+pub async fn chat(
+    State(state): State<ApiState>,
+    user: AuthUser,
+    Body(body): Body<ChatBody>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let req = body.into_request()?;
+    let response = state.copilot.turn(user.caller(), req).await?;
+    Ok(axum::Json(json!(response)))
+}
+
+/// The same turn, streamed as server-sent events: `delta` chunks of the reply, then `done`
+/// with the whole response (or `error`).
+pub async fn chat_stream(
+    State(state): State<ApiState>,
+    user: AuthUser,
+    Body(body): Body<ChatBody>,
+) -> Result<Response, ApiError> {
+    let req = body.into_request()?;
+    let events: Vec<Event> = match state.copilot.turn(user.caller(), req).await {
+        Ok(response) => {
+            let mut events: Vec<Event> = chunks(&response.reply.text, 48)
+                .into_iter()
+                .map(|c| {
+                    Event::default()
+                        .event("delta")
+                        .data(json!({ "text": c }).to_string())
+                })
+                .collect();
+            events.push(
+                Event::default()
+                    .event("done")
+                    .data(json!(response).to_string()),
+            );
+            events
+        }
+        Err(e) => {
+            let api: ApiError = e.into();
+            let body = json!({ "error": { "code": api.code, "message": api.message, "details": api.details } });
+            vec![Event::default().event("error").data(body.to_string())]
+        }
+    };
+    let stream: std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>> =
+        Box::pin(stream::iter(events.into_iter().map(Ok)));
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// Splits text into chunks of about `size` characters, on character boundaries.
+fn chunks(text: &str, size: usize) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    chars
+        .chunks(size.max(1))
+        .map(|c| c.iter().collect())
+        .collect()
+}
+
+pub async fn threads(
+    State(state): State<ApiState>,
+    user: AuthUser,
+) -> Result<axum::Json<Value>, ApiError> {
+    let mut tx = begin_tenant(&state.pool, user.tenant_id).await?;
+    let items = store::threads(&mut tx, user.user_id, 100).await?;
+    tx.commit().await?;
+    Ok(axum::Json(json!({ "items": items })))
+}
+
+pub async fn thread(
+    State(state): State<ApiState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let mut tx = begin_tenant(&state.pool, user.tenant_id).await?;
+    let Some(thread) = store::thread(&mut tx, user.user_id, id).await? else {
+        return Err(ApiError::not_found("thread"));
+    };
+    let messages = store::messages(&mut tx, id, 500).await?;
+    tx.commit().await?;
+    let mut out = Vec::with_capacity(messages.len());
+    for m in messages {
+        let mut actions = Vec::new();
+        for a in &m.action_ids {
+            // Current status, so a card shows what happened since.
+            if let Ok(view) = state.copilot.pipeline().get(user.caller(), *a).await {
+                actions.push(view);
+            }
+        }
+        let mut v = json!(m);
+        v["actions"] = json!(actions);
+        out.push(v);
+    }
+    Ok(axum::Json(
+        json!({ "id": thread.id, "title": thread.title, "context_type": thread.context_type,
+        "context_id": thread.context_id, "created_at": thread.created_at, "updated_at": thread.updated_at, "messages": out }),
+    ))
+}

@@ -1,0 +1,295 @@
+//! Twilio's webhooks, typed: an inbound SMS, an SMS status change, a call status change; and the
+//! opt-out / opt-in / help keywords of an inbound SMS.
+//!
+//! Parse only after [`super::signature::verify`] has passed. A missing or malformed field is an
+//! [`InboundError`] naming the field; fields Heimdell does not use are ignored (Twilio adds new
+//! ones without notice).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::signature::FormParams;
+
+/// Why a webhook form could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InboundError {
+    #[error("missing field {0}")]
+    MissingField(&'static str),
+    #[error("invalid value for field {field}: {value:?}")]
+    InvalidField { field: &'static str, value: String },
+}
+
+/// Longest part of a rejected value repeated in an [`InboundError`].
+const MAX_ECHO: usize = 64;
+
+fn invalid(field: &'static str, value: &str) -> InboundError {
+    InboundError::InvalidField {
+        field,
+        value: value.chars().take(MAX_ECHO).collect(),
+    }
+}
+
+/// A field that must be present and not blank.
+fn required(form: &FormParams, field: &'static str) -> Result<String, InboundError> {
+    match form.get(field) {
+        None => Err(InboundError::MissingField(field)),
+        Some(v) if v.trim().is_empty() => Err(invalid(field, v)),
+        Some(v) => Ok(v.to_owned()),
+    }
+}
+
+/// A field that may be absent or empty; present, it must parse.
+fn optional<T: FromStr>(form: &FormParams, field: &'static str) -> Result<Option<T>, InboundError> {
+    match form.get(field).map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| invalid(field, v)),
+    }
+}
+
+fn optional_text(form: &FormParams, field: &'static str) -> Option<String> {
+    form.get(field)
+        .filter(|v| !v.trim().is_empty())
+        .map(str::to_owned)
+}
+
+/// An SMS sent to one of our numbers (the messaging webhook).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundSms {
+    pub message_sid: String,
+    /// The Twilio account it arrived on (`AccountSid`), when sent.
+    pub account_sid: Option<String>,
+    /// The contact's number (E.164).
+    pub from: String,
+    /// Our number (E.164).
+    pub to: String,
+    /// The text; may be empty (a picture-only message).
+    pub body: String,
+}
+
+impl InboundSms {
+    pub fn from_form(form: &FormParams) -> Result<Self, InboundError> {
+        Ok(InboundSms {
+            message_sid: required(form, "MessageSid")?,
+            account_sid: optional_text(form, "AccountSid"),
+            from: required(form, "From")?,
+            to: required(form, "To")?,
+            body: form
+                .get("Body")
+                .ok_or(InboundError::MissingField("Body"))?
+                .to_owned(),
+        })
+    }
+
+    /// The opt-out / opt-in / help keyword this message is, if any.
+    pub fn keyword(&self) -> Option<Keyword> {
+        keyword(&self.body)
+    }
+}
+
+/// A delivery status change of a message we sent (its `StatusCallback`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsStatus {
+    pub message_sid: String,
+    pub status: MessageStatus,
+    /// Twilio's error code when delivery failed (`ErrorCode`, e.g. 30003 unreachable).
+    pub error_code: Option<u32>,
+}
+
+impl SmsStatus {
+    pub fn from_form(form: &FormParams) -> Result<Self, InboundError> {
+        let status = required(form, "MessageStatus")?;
+        Ok(SmsStatus {
+            message_sid: required(form, "MessageSid")?,
+            status: status
+                .parse()
+                .map_err(|_| invalid("MessageStatus", &status))?,
+            error_code: optional(form, "ErrorCode")?,
+        })
+    }
+}
+
+/// A progress change of a call we started (its `StatusCallback`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallStatus {
+    pub call_sid: String,
+    pub status: CallState,
+    /// `CallDuration`: seconds, sent once the call has ended.
+    pub duration_seconds: Option<u32>,
+    /// `SequenceNumber`: the order Twilio fired the events in (callbacks can arrive out of
+    /// order), when sent.
+    pub sequence_number: Option<u32>,
+}
+
+impl CallStatus {
+    pub fn from_form(form: &FormParams) -> Result<Self, InboundError> {
+        let status = required(form, "CallStatus")?;
+        Ok(CallStatus {
+            call_sid: required(form, "CallSid")?,
+            status: status.parse().map_err(|_| invalid("CallStatus", &status))?,
+            duration_seconds: optional(form, "CallDuration")?,
+            sequence_number: optional(form, "SequenceNumber")?,
+        })
+    }
+}
+
+/// A status value Twilio sent that is not in our list.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown status {0:?}")]
+pub struct UnknownStatus(pub String);
+
+macro_rules! status_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in Twilio's order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// Twilio's spelling.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownStatus;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(UnknownStatus(other.to_owned())),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+status_enum! {
+    /// A Message resource's `status` / a callback's `MessageStatus`.
+    MessageStatus {
+        Queued => "queued",
+        Sending => "sending",
+        Sent => "sent",
+        Delivered => "delivered",
+        Undelivered => "undelivered",
+        Failed => "failed",
+        Receiving => "receiving",
+        Received => "received",
+        Accepted => "accepted",
+        Scheduled => "scheduled",
+        Read => "read",
+        PartiallyDelivered => "partially_delivered",
+        Canceled => "canceled",
+    }
+}
+
+impl MessageStatus {
+    /// The message did not (and will not) reach the recipient.
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            MessageStatus::Undelivered | MessageStatus::Failed | MessageStatus::Canceled
+        )
+    }
+}
+
+status_enum! {
+    /// A Call resource's `status` / a callback's `CallStatus`.
+    CallState {
+        Queued => "queued",
+        Initiated => "initiated",
+        Ringing => "ringing",
+        InProgress => "in-progress",
+        Completed => "completed",
+        Busy => "busy",
+        Failed => "failed",
+        NoAnswer => "no-answer",
+        Canceled => "canceled",
+    }
+}
+
+impl CallState {
+    /// The call is over; no further progress will follow.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            CallState::Completed
+                | CallState::Busy
+                | CallState::Failed
+                | CallState::NoAnswer
+                | CallState::Canceled
+        )
+    }
+}
+
+/// What an inbound SMS that is only a keyword asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Keyword {
+    /// STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT: send this number nothing more.
+    OptOut,
+    /// START, UNSTOP: the contact takes an earlier opt-out back.
+    OptIn,
+    /// HELP, INFO: the contact asks what this is and how to stop it.
+    Help,
+}
+
+/// The keyword an inbound SMS body is, following Twilio's rules for its default opt-out
+/// handling: the whole message must be the single word, in any case, optionally surrounded by
+/// whitespace or punctuation ("stop", " Stop. ", "STOP!"). "Stop please" or "please stop" are
+/// ordinary messages.
+///
+/// Twilio also treats YES as an opt-in; Heimdell does not, since "yes" is an everyday answer
+/// and an opt-in must be deliberate (a contact Twilio re-subscribes on YES is then merely
+/// still opted out here, the safe side).
+pub fn keyword(body: &str) -> Option<Keyword> {
+    let word = body.trim_matches(|c: char| !c.is_alphanumeric());
+    if word.is_empty() || word.len() > 16 || !word.chars().all(|c| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    match word.to_ascii_uppercase().as_str() {
+        "STOP" | "STOPALL" | "UNSUBSCRIBE" | "CANCEL" | "END" | "QUIT" => Some(Keyword::OptOut),
+        "START" | "UNSTOP" => Some(Keyword::OptIn),
+        "HELP" | "INFO" => Some(Keyword::Help),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip_through_text_and_json() {
+        for s in MessageStatus::ALL {
+            assert_eq!(s.as_str().parse::<MessageStatus>(), Ok(*s));
+            let json = serde_json::to_string(s).unwrap();
+            assert_eq!(json, format!("\"{}\"", s.as_str()));
+            assert_eq!(serde_json::from_str::<MessageStatus>(&json).unwrap(), *s);
+        }
+        for s in CallState::ALL {
+            assert_eq!(s.as_str().parse::<CallState>(), Ok(*s));
+            let json = serde_json::to_string(s).unwrap();
+            assert_eq!(serde_json::from_str::<CallState>(&json).unwrap(), *s);
+        }
+        assert_eq!(CallState::InProgress.as_str(), "in-progress");
+        assert_eq!(CallState::NoAnswer.to_string(), "no-answer");
+        assert!("In-Progress".parse::<CallState>().is_err());
+        assert!(CallState::Busy.is_terminal() && !CallState::Ringing.is_terminal());
+        assert!(MessageStatus::Undelivered.is_failure() && !MessageStatus::Sent.is_failure());
+    }
+}

@@ -1,0 +1,643 @@
+//! The Copilot's turn: resolve the user → build the context pack → call the model with the
+//! system prompt and tool schemas → run read tools and feed results back (bounded steps) →
+//! turn write tools into proposed actions → check the answer → store the thread.
+
+mod runtime_tools;
+pub mod store;
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use heimdell_tools::db::begin_tenant;
+use heimdell_tools::{FieldError, ToolError};
+use serde::Serialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::actions::{ActionError, ActionView, Caller, Pipeline, ProposeOutcome, ProposeRequest};
+use crate::context::{self, PackInput};
+use crate::fence::fence_json;
+use crate::grounding::{self, Citation, Finding, Sources};
+use crate::member::Member;
+use crate::model::{
+    ChatModel, EntityKind, EntityRef, Message, ModelError, ModelRequest, ToolCall, ToolSpec,
+    TurnFacts,
+};
+use crate::prompt::Prompts;
+use runtime_tools::Decision;
+
+/// Limits of a turn.
+#[derive(Debug, Clone)]
+pub struct CopilotConfig {
+    /// Model calls per turn before the runtime stops and answers with what it has.
+    pub max_steps: usize,
+    /// Requests per user per month; None for no limit.
+    pub monthly_request_limit: Option<i64>,
+    /// Earlier messages of the thread sent along.
+    pub history_messages: i64,
+    /// Token budget for the focus record in the context pack.
+    pub context_budget_tokens: usize,
+}
+
+impl Default for CopilotConfig {
+    fn default() -> Self {
+        CopilotConfig {
+            max_steps: 8,
+            monthly_request_limit: None,
+            history_messages: 20,
+            context_budget_tokens: 1500,
+        }
+    }
+}
+
+/// A user's chat message.
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    pub thread_id: Option<Uuid>,
+    pub message: String,
+    /// The record the chat is opened on.
+    pub context: Option<EntityRef>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChatResponse {
+    pub thread_id: Uuid,
+    pub reply: Reply,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Reply {
+    /// The answer, with citation markers.
+    pub text: String,
+    pub citations: Vec<Citation>,
+    /// Proposed (or decided) actions of this turn, as the actions API shows them.
+    pub actions: Vec<ActionView>,
+    /// What the runtime had to correct or could not verify, in words.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error("invalid request")]
+    Invalid(Vec<FieldError>),
+    #[error("no such thread")]
+    ThreadNotFound,
+    #[error("the monthly limit of {limit} Copilot requests is reached")]
+    UsageLimit { limit: i64 },
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Action(#[from] ActionError),
+    #[error("prompt error: {0}")]
+    Prompt(#[from] crate::prompt::PromptError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<ToolError> for ChatError {
+    fn from(e: ToolError) -> Self {
+        match e {
+            ToolError::InvalidArguments(d) => ChatError::Invalid(d),
+            ToolError::NotFound { entity, .. } => ChatError::Invalid(vec![FieldError::new(
+                "context",
+                format!("no such {entity}"),
+            )]),
+            other => ChatError::Action(ActionError::Tool(other)),
+        }
+    }
+}
+
+/// The Copilot: the pipeline, a model, the prompts.
+#[derive(Clone)]
+pub struct Copilot {
+    pipeline: Pipeline,
+    model: Arc<dyn ChatModel>,
+    prompts: Arc<Prompts>,
+    config: CopilotConfig,
+}
+
+/// What one turn gathered while it ran.
+struct TurnState {
+    sources: Sources,
+    actions: Vec<ActionView>,
+    warnings: Vec<String>,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+}
+
+impl Copilot {
+    pub fn new(
+        pipeline: Pipeline,
+        model: Arc<dyn ChatModel>,
+        prompts: Arc<Prompts>,
+        config: CopilotConfig,
+    ) -> Self {
+        Copilot {
+            pipeline,
+            model,
+            prompts,
+            config,
+        }
+    }
+
+    pub fn model_name(&self) -> &str {
+        self.model.name()
+    }
+
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    /// The tools the model is offered: the CRM tools and the runtime's own.
+    pub fn tool_specs(&self) -> Vec<ToolSpec> {
+        let mut specs: Vec<ToolSpec> = self
+            .pipeline
+            .registry()
+            .iter()
+            .map(|t| ToolSpec {
+                name: t.name().to_string(),
+                description: t.description().to_string(),
+                parameters: t.schema().clone(),
+            })
+            .collect();
+        specs.extend(runtime_tools::specs());
+        specs
+    }
+
+    /// Runs one turn.
+    pub async fn turn(&self, caller: Caller, req: ChatRequest) -> Result<ChatResponse, ChatError> {
+        let message = req.message.trim().to_string();
+        if message.is_empty() || message.chars().count() > 4000 {
+            return Err(ChatError::Invalid(vec![FieldError::new(
+                "message",
+                "must be 1 to 4000 characters",
+            )]));
+        }
+        let now = Utc::now();
+        let pool = self.pipeline.pool();
+
+        // Count the request first, in its own transaction, so failed turns count too.
+        let mut tx = begin_tenant(pool, caller.tenant_id).await?;
+        let used = store::count_request(&mut tx, caller.user_id, now).await?;
+        if let Some(limit) = self.config.monthly_request_limit {
+            if used > limit {
+                return Err(ChatError::UsageLimit { limit });
+            }
+        }
+        tx.commit().await?;
+
+        let mut tx = begin_tenant(pool, caller.tenant_id).await?;
+        let me = Member::load(&mut tx, caller.user_id)
+            .await?
+            .ok_or(ActionError::UnknownUser)?;
+        let (user_name, tenant_name): (String, String) =
+            sqlx::query_as("SELECT u.name, t.name FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.id = $1")
+                .bind(me.user_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let thread = match req.thread_id {
+            Some(id) => store::thread(&mut tx, me.user_id, id)
+                .await?
+                .ok_or(ChatError::ThreadNotFound)?,
+            None => {
+                let title: String = message.chars().take(80).collect();
+                store::create_thread(&mut tx, me.user_id, &title, req.context).await?
+            }
+        };
+        let focus = req.context.or_else(|| thread.focus());
+        let history = store::messages(&mut tx, thread.id, self.config.history_messages).await?;
+        tx.commit().await?;
+
+        let pending = runtime_tools::pending(&self.pipeline, caller).await?;
+        let mut tx = begin_tenant(pool, caller.tenant_id).await?;
+        let pack = context::build(
+            &mut tx,
+            PackInput {
+                user_name: &user_name,
+                role: me.role.as_str(),
+                tenant_name: &tenant_name,
+                now,
+                tz: me.tz,
+                focus,
+                pending: &pending,
+                budget_tokens: self.config.context_budget_tokens,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        let system = self.prompts.system(&pack)?;
+
+        let mut messages = vec![Message::System { content: system }];
+        let mut state = TurnState {
+            sources: pack.sources.clone(),
+            actions: Vec::new(),
+            warnings: Vec::new(),
+            prompt_tokens: 0,
+            completion_tokens: 0,
+        };
+        for m in &history {
+            // Earlier answers were checked when they were given; their citations stay citable.
+            if let Ok(cites) = serde_json::from_value::<Vec<Citation>>(m.citations.clone()) {
+                for c in cites {
+                    state.sources.add_entity(EntityRef {
+                        kind: c.kind,
+                        id: c.id,
+                    });
+                }
+            }
+            messages.push(if m.role == "user" {
+                Message::User {
+                    content: m.text.clone(),
+                }
+            } else {
+                Message::Assistant {
+                    content: Some(m.text.clone()),
+                    tool_calls: Vec::new(),
+                }
+            });
+        }
+        messages.push(Message::User {
+            content: message.clone(),
+        });
+
+        let facts = TurnFacts {
+            now,
+            tz: me.tz,
+            user_id: me.user_id,
+            user_name: user_name.clone(),
+            role: me.role.as_str().to_string(),
+            focus,
+        };
+        let mut request = ModelRequest {
+            messages,
+            tools: self.tool_specs(),
+            facts,
+        };
+        let mut final_text = None;
+        for _ in 0..self.config.max_steps {
+            let reply = self.model.complete(&request).await?;
+            state.prompt_tokens += u64::from(reply.usage.prompt_tokens);
+            state.completion_tokens += u64::from(reply.usage.completion_tokens);
+            if reply.tool_calls.is_empty() {
+                final_text = Some(reply.content.unwrap_or_default());
+                break;
+            }
+            request.messages.push(Message::Assistant {
+                content: reply.content.clone(),
+                tool_calls: reply.tool_calls.clone(),
+            });
+            for call in &reply.tool_calls {
+                let result = self.run_call(caller, &message, call, &mut state).await?;
+                request.messages.push(Message::Tool {
+                    tool_call_id: call.id.clone(),
+                    content: result.to_string(),
+                });
+            }
+        }
+        let text = match final_text {
+            Some(t) if !t.trim().is_empty() => t,
+            Some(_) => "I have no answer to give from the data I could read.".to_string(),
+            None => {
+                state.warnings.push(format!(
+                    "The Copilot stopped after {} steps without finishing.",
+                    self.config.max_steps
+                ));
+                "I could not finish this in the steps I am allowed. Try asking for one thing at a time.".to_string()
+            }
+        };
+        let text = self.grounded(&mut request, text, &mut state).await?;
+
+        let (citations, _) = grounding::citations(&text);
+        let mut tx = begin_tenant(pool, caller.tenant_id).await?;
+        store::add_message(
+            &mut tx,
+            thread.id,
+            store::NewMessage {
+                role: "user",
+                text: &message,
+                citations: json!([]),
+                action_ids: Vec::new(),
+                warnings: json!([]),
+                model: None,
+                prompt_version: None,
+                prompt_tokens: 0,
+                completion_tokens: 0,
+            },
+        )
+        .await?;
+        store::add_message(
+            &mut tx,
+            thread.id,
+            store::NewMessage {
+                role: "assistant",
+                text: &text,
+                citations: json!(citations),
+                action_ids: state.actions.iter().map(|a| a.id).collect(),
+                warnings: json!(state.warnings),
+                model: Some(self.model.name()),
+                prompt_version: Some(self.prompts.system_version()),
+                prompt_tokens: i32::try_from(state.prompt_tokens).unwrap_or(i32::MAX),
+                completion_tokens: i32::try_from(state.completion_tokens).unwrap_or(i32::MAX),
+            },
+        )
+        .await?;
+        store::add_tokens(
+            &mut tx,
+            me.user_id,
+            now,
+            state.prompt_tokens,
+            state.completion_tokens,
+        )
+        .await?;
+        tx.commit().await?;
+
+        Ok(ChatResponse {
+            thread_id: thread.id,
+            reply: Reply {
+                text,
+                citations,
+                actions: state.actions,
+                warnings: state.warnings,
+            },
+        })
+    }
+
+    /// Checks the reply; asks the model once to repair it; if still ungrounded, keeps only the
+    /// grounded part and says what is unknown.
+    async fn grounded(
+        &self,
+        request: &mut ModelRequest,
+        text: String,
+        state: &mut TurnState,
+    ) -> Result<String, ChatError> {
+        let findings = grounding::check(&text, &state.sources);
+        if findings.is_empty() {
+            return Ok(text);
+        }
+        let problems: Vec<String> = findings.iter().map(Finding::describe).collect();
+        request.messages.push(Message::Assistant {
+            content: Some(text.clone()),
+            tool_calls: Vec::new(),
+        });
+        request.messages.push(Message::User {
+            content: format!(
+                "[Heimdell grounding check] Your reply {}. Rewrite it using only the data shown in this conversation, cite only ids you were shown, and say plainly what is not recorded.",
+                problems.join("; ")
+            ),
+        });
+        let repaired = match self.model.complete(request).await {
+            Ok(r) if r.tool_calls.is_empty() => r.content.unwrap_or_default(),
+            Ok(_) | Err(_) => String::new(),
+        };
+        if !repaired.trim().is_empty() && grounding::check(&repaired, &state.sources).is_empty() {
+            state
+                .warnings
+                .push("The first answer was corrected by the grounding check.".into());
+            return Ok(repaired);
+        }
+        let base = if repaired.trim().is_empty() {
+            text
+        } else {
+            repaired
+        };
+        let remaining = grounding::check(&base, &state.sources);
+        let cleaned = remove_ungrounded(&base, &remaining);
+        for f in &remaining {
+            state.warnings.push(format!("Left out: {}.", f.describe()));
+        }
+        let note = "Some of what I was about to say could not be verified in your CRM data, so I left it out; treat anything not shown above as unknown.";
+        Ok(if cleaned.trim().is_empty() {
+            note.to_string()
+        } else {
+            format!("{}\n\n{note}", cleaned.trim())
+        })
+    }
+
+    async fn run_call(
+        &self,
+        caller: Caller,
+        user_message: &str,
+        call: &ToolCall,
+        state: &mut TurnState,
+    ) -> Result<Value, ChatError> {
+        let args: Value = match serde_json::from_str(&call.arguments) {
+            Ok(v @ Value::Object(_)) => v,
+            Ok(_) => {
+                return Ok(tool_error(
+                    "invalid_arguments",
+                    "arguments must be a JSON object",
+                    &[],
+                ));
+            }
+            Err(e) => {
+                return Ok(tool_error(
+                    "invalid_json",
+                    &format!("the arguments are not valid JSON: {e}"),
+                    &[],
+                ));
+            }
+        };
+        let args = strip_nulls(args);
+        match call.name.as_str() {
+            runtime_tools::LIST_PENDING => {
+                let items = runtime_tools::pending(&self.pipeline, caller).await?;
+                for a in &items {
+                    state.sources.add_entity(EntityRef {
+                        kind: EntityKind::Action,
+                        id: a.id,
+                    });
+                    state.sources.add_text(&a.preview);
+                }
+                Ok(runtime_tools::numbered(&items))
+            }
+            runtime_tools::DECIDE => self.decide(caller, user_message, &args, state).await,
+            tool => {
+                let req = ProposeRequest {
+                    tool: tool.to_string(),
+                    args,
+                    approve: false,
+                    idempotency_key: None,
+                    source: "chat",
+                };
+                match self.pipeline.propose(caller, req).await {
+                    Ok(ProposeOutcome::Read { result }) => {
+                        state.sources.add_json(&result);
+                        Ok(fence_json(&result))
+                    }
+                    Ok(ProposeOutcome::Executed { id, result }) => {
+                        state.sources.add_entity(EntityRef {
+                            kind: EntityKind::Action,
+                            id,
+                        });
+                        Ok(
+                            json!({ "status": "executed", "action_id": id, "result": fence_json(&result) }),
+                        )
+                    }
+                    Ok(ProposeOutcome::Pending(view)) => {
+                        state.sources.add_entity(EntityRef {
+                            kind: EntityKind::Action,
+                            id: view.id,
+                        });
+                        state.sources.add_text(&view.preview);
+                        let out = json!({ "status": "pending", "action_id": view.id, "preview": view.preview, "approver_role": view.approver_role });
+                        state.actions.push(view);
+                        Ok(out)
+                    }
+                    Err(ActionError::Denied { reason }) => {
+                        Ok(json!({ "status": "denied", "reason": reason }))
+                    }
+                    Err(ActionError::Tool(e)) => Ok(tool_error_from(&e)),
+                    Err(ActionError::Database(e)) => Err(ChatError::Database(e)),
+                    Err(other) => Ok(tool_error("failed", &other.to_string(), &[])),
+                }
+            }
+        }
+    }
+
+    async fn decide(
+        &self,
+        caller: Caller,
+        user_message: &str,
+        args: &Value,
+        state: &mut TurnState,
+    ) -> Result<Value, ChatError> {
+        let wanted = match args.get("decision").and_then(Value::as_str) {
+            Some("approve") => Decision::Approve,
+            Some("reject") => Decision::Reject,
+            _ => {
+                return Ok(tool_error(
+                    "invalid_arguments",
+                    "decision must be approve or reject",
+                    &[],
+                ));
+            }
+        };
+        if runtime_tools::decision_in(user_message) != Some(wanted) {
+            state.warnings.push("The Copilot tried to decide an approval the user did not ask for; nothing was decided.".into());
+            return Ok(tool_error(
+                "not_allowed",
+                "Only the user decides approvals, by saying so in their own message (e.g. \"approve 2\"). Nothing was decided.",
+                &[],
+            ));
+        }
+        let items = runtime_tools::pending(&self.pipeline, caller).await?;
+        let id = match runtime_tools::target(args, &items) {
+            Ok(id) => id,
+            Err(m) => return Ok(tool_error("invalid_arguments", &m, &[])),
+        };
+        let outcome = match wanted {
+            Decision::Approve => self.pipeline.approve(caller, id, None).await,
+            Decision::Reject => self.pipeline.reject(caller, id, None).await,
+        };
+        match outcome {
+            Ok(view) => {
+                state.sources.add_entity(EntityRef {
+                    kind: EntityKind::Action,
+                    id: view.id,
+                });
+                state.sources.add_text(&view.preview);
+                if let Some(r) = &view.result {
+                    state.sources.add_json(r);
+                }
+                let out = json!({ "status": view.status, "action_id": view.id, "preview": view.preview, "result": view.result.as_ref().map(fence_json) });
+                state.actions.push(view);
+                Ok(out)
+            }
+            Err(ActionError::Denied { reason }) => {
+                Ok(json!({ "status": "denied", "reason": reason }))
+            }
+            Err(ActionError::Database(e)) => Err(ChatError::Database(e)),
+            Err(other) => Ok(tool_error("failed", &other.to_string(), &[])),
+        }
+    }
+}
+
+fn tool_error(code: &str, message: &str, details: &[FieldError]) -> Value {
+    json!({ "error": { "code": code, "message": message, "details": details } })
+}
+
+fn tool_error_from(e: &ToolError) -> Value {
+    match e {
+        ToolError::InvalidArguments(d) => tool_error("invalid_arguments", &e.to_string(), d),
+        ToolError::UnknownTool(name) => tool_error(
+            "unknown_tool",
+            &format!("there is no tool named `{name}`"),
+            &[],
+        ),
+        ToolError::NotFound { entity, .. } => {
+            tool_error("not_found", &format!("no {entity} with that id"), &[])
+        }
+        ToolError::Conflict(m) => tool_error("conflict", m, &[]),
+        ToolError::Database(_) => tool_error("failed", "the database could not answer", &[]),
+    }
+}
+
+/// Drops null-valued top-level arguments: strict-mode models send null for "not given".
+fn strip_nulls(v: Value) -> Value {
+    match v {
+        Value::Object(map) => {
+            Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).collect())
+        }
+        other => other,
+    }
+}
+
+/// Removes sentences that carry an ungrounded fact and citations of unknown ids.
+fn remove_ungrounded(text: &str, findings: &[Finding]) -> String {
+    let mut out = text.to_string();
+    for f in findings {
+        if let Finding::UnknownCitation { marker } = f {
+            out = out.replace(marker.as_str(), "");
+        }
+    }
+    let facts: Vec<&str> = findings
+        .iter()
+        .filter_map(|f| match f {
+            Finding::UngroundedFact { fact } => Some(fact.as_str()),
+            _ => None,
+        })
+        .collect();
+    if facts.is_empty() {
+        return out;
+    }
+    let mut kept = Vec::new();
+    for line in out.lines() {
+        let sentences: Vec<&str> = line.split_inclusive(['.', '!', '?']).collect();
+        let good: String = sentences
+            .into_iter()
+            .filter(|s| {
+                !facts
+                    .iter()
+                    .any(|f| grounding::strip_markers(s).contains(f))
+            })
+            .collect();
+        kept.push(good);
+    }
+    kept.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ungrounded_sentences_and_citations_are_removed() {
+        let id = Uuid::now_v7();
+        let text =
+            format!("Jane is at Acme [[contact:{id}]]. Her mobile is +1 212 555 0199. Ask her.");
+        let findings = vec![
+            Finding::UnknownCitation {
+                marker: format!("[[contact:{id}]]"),
+            },
+            Finding::UngroundedFact {
+                fact: "212555 0199".into(),
+            },
+            Finding::UngroundedFact { fact: "+1".into() },
+        ];
+        let out = remove_ungrounded(&text, &findings);
+        assert!(!out.contains(&id.to_string()));
+        assert!(!out.contains("mobile"), "{out}");
+        assert!(out.contains("Jane is at Acme") && out.contains("Ask her."));
+        assert_eq!(strip_nulls(json!({"a": null, "b": 1})), json!({"b": 1}));
+    }
+}

@@ -1,0 +1,251 @@
+//! `heimdell bench`: figures for BENCHMARKS.md that a load generator cannot see from outside.
+//!
+//! - `context-pack` and `turn`: in-process timings of building a context pack and of a whole
+//!   Copilot turn with the built-in planner (everything but a remote model), against the
+//!   database in DATABASE_URL (seed it with `seed-demo --contacts 100000` first).
+//! - `chat-load`: a second process that plays N chat users against a running server over HTTP,
+//!   each sending one message every few seconds, and reports errors and latency percentiles.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use heimdell_agent::actions::Caller;
+use heimdell_agent::context::{self, PackInput};
+use heimdell_agent::copilot::ChatRequest;
+use heimdell_agent::model::{EntityKind, EntityRef};
+use heimdell_tools::db::begin_tenant;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::config::Config;
+
+/// Latency percentiles of a run.
+pub struct Summary {
+    pub count: usize,
+    pub errors: usize,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+pub fn summarise(mut samples: Vec<Duration>, errors: usize) -> Summary {
+    samples.sort();
+    let pick = |q: f64| -> f64 {
+        if samples.is_empty() {
+            return 0.0;
+        }
+        let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
+        samples[i].as_secs_f64() * 1000.0
+    };
+    Summary {
+        count: samples.len(),
+        errors,
+        p50_ms: pick(0.50),
+        p95_ms: pick(0.95),
+        p99_ms: pick(0.99),
+        max_ms: pick(1.0),
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "n={} errors={} p50={:.2} ms p95={:.2} ms p99={:.2} ms max={:.2} ms",
+            self.count, self.errors, self.p50_ms, self.p95_ms, self.p99_ms, self.max_ms
+        )
+    }
+}
+
+/// The first demo tenant's first rep, and some contacts and deals to focus on.
+async fn subjects(pool: &PgPool) -> anyhow::Result<(Caller, Vec<Uuid>, Vec<String>)> {
+    let tenant: Option<Uuid> = sqlx::query_scalar("SELECT tenant_by_name('Acme Demo')")
+        .fetch_one(pool)
+        .await?;
+    let Some(tenant) = tenant else {
+        bail!("no demo tenant: run `heimdell seed-demo --contacts 100000` first")
+    };
+    let mut tx = begin_tenant(pool, tenant).await?;
+    let rep: Uuid =
+        sqlx::query_scalar("SELECT id FROM users WHERE role = 'rep' ORDER BY email LIMIT 1")
+            .fetch_one(&mut *tx)
+            .await?;
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM contacts")
+        .fetch_one(&mut *tx)
+        .await?;
+    if total < 100_000 {
+        eprintln!("note: the tenant has {total} contacts; the targets are stated for 100,000");
+    }
+    let contacts: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM contacts WHERE NOT anonymised ORDER BY random() LIMIT 200",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT first_name || ' ' || last_name FROM contacts WHERE owner_id IS NOT NULL AND email NOT LIKE '%@bench.%' ORDER BY random() LIMIT 50",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((
+        Caller {
+            tenant_id: tenant,
+            user_id: rep,
+        },
+        contacts,
+        names,
+    ))
+}
+
+pub async fn context_pack(
+    config: &Config,
+    pool: PgPool,
+    iterations: usize,
+) -> anyhow::Result<Summary> {
+    let state = crate::app::state(config, pool.clone())?;
+    let (caller, contacts, _) = subjects(&pool).await?;
+    let pending = state
+        .pipeline
+        .list(caller, Some(heimdell_agent::ActionStatus::Pending), 10)
+        .await?;
+    let mut samples = Vec::with_capacity(iterations);
+    for i in 0..iterations {
+        let focus = EntityRef {
+            kind: EntityKind::Contact,
+            id: contacts[i % contacts.len()],
+        };
+        let started = Instant::now();
+        let mut tx = begin_tenant(&pool, caller.tenant_id).await?;
+        let pack = context::build(
+            &mut tx,
+            PackInput {
+                user_name: "Bench Rep",
+                role: "rep",
+                tenant_name: "Acme Demo",
+                now: chrono::Utc::now(),
+                tz: chrono_tz::America::New_York,
+                focus: Some(focus),
+                pending: &pending,
+                budget_tokens: 1500,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        std::hint::black_box(pack);
+        samples.push(started.elapsed());
+    }
+    Ok(summarise(samples, 0))
+}
+
+pub async fn turns(config: &Config, pool: PgPool, iterations: usize) -> anyhow::Result<Summary> {
+    let state = crate::app::state(config, pool.clone())?;
+    let (caller, contacts, names) = subjects(&pool).await?;
+    let mut samples = Vec::with_capacity(iterations);
+    let mut errors = 0;
+    for i in 0..iterations {
+        let name = &names[i % names.len()];
+        let (message, context) = match i % 5 {
+            0 => ("what should I do today?".to_string(), None),
+            1 => (format!("find {name}"), None),
+            2 => (format!("create a task to call {name} tomorrow at 10"), None),
+            3 => (
+                "who is this?".to_string(),
+                Some(EntityRef {
+                    kind: EntityKind::Contact,
+                    id: contacts[i % contacts.len()],
+                }),
+            ),
+            _ => ("show my tasks".to_string(), None),
+        };
+        let started = Instant::now();
+        match state
+            .copilot
+            .turn(
+                caller,
+                ChatRequest {
+                    thread_id: None,
+                    message,
+                    context,
+                },
+            )
+            .await
+        {
+            Ok(r) => {
+                std::hint::black_box(r);
+            }
+            Err(e) => {
+                errors += 1;
+                if errors <= 3 {
+                    eprintln!("turn error: {e}");
+                }
+            }
+        }
+        samples.push(started.elapsed());
+    }
+    Ok(summarise(samples, errors))
+}
+
+/// Plays `users` chat users against `url`, each sending a message every `every`, for `duration`.
+pub async fn chat_load(
+    url: &str,
+    token: &str,
+    users: usize,
+    every: Duration,
+    duration: Duration,
+) -> anyhow::Result<Summary> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(users)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let chat = format!("{}/api/v1/chat", url.trim_end_matches('/'));
+    let messages = [
+        "what should I do today?",
+        "show my tasks",
+        "what's pending my approval?",
+        "find Smith",
+        "show my team's focus",
+    ];
+    let results = Arc::new(tokio::sync::Mutex::new((Vec::new(), 0usize)));
+    let deadline = Instant::now() + duration;
+    let mut handles = Vec::new();
+    for u in 0..users {
+        let (client, chat, token, results) = (
+            client.clone(),
+            chat.clone(),
+            token.to_string(),
+            results.clone(),
+        );
+        handles.push(tokio::spawn(async move {
+            // Spread the users' first messages over the interval, as real users would be.
+            tokio::time::sleep(every.mul_f64(u as f64 / users as f64)).await;
+            let mut tick = tokio::time::interval(every);
+            let mut n = u;
+            while Instant::now() < deadline {
+                tick.tick().await;
+                let body = serde_json::json!({ "message": messages[n % messages.len()] });
+                n += 1;
+                let started = Instant::now();
+                let ok = match client
+                    .post(&chat)
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await
+                {
+                    Ok(r) => r.status().is_success(),
+                    Err(_) => false,
+                };
+                let took = started.elapsed();
+                let mut r = results.lock().await;
+                if ok { r.0.push(took) } else { r.1 += 1 }
+            }
+        }));
+    }
+    for h in handles {
+        h.await.context("a load task failed")?;
+    }
+    let (samples, errors) = std::mem::take(&mut *results.lock().await);
+    Ok(summarise(samples, errors))
+}
