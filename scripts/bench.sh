@@ -6,6 +6,10 @@
 # and drives it with wrk from a second process:
 #   1. GET /api/v1/contacts?q=<name fragment>   (target: >= 1,500 req/s, p95 < 25 ms)
 #   2. create_task proposed and approved at once (target: >= 300 /s)
+#   3. building a Copilot context pack, in-process (target: p95 < 15 ms)
+#   4. a whole Copilot turn with the built-in planner, in-process (target: p95 < 30 ms)
+#   5. 200 chat users, one message every 5 s each, over HTTP from a second process
+#      (target: no error, p95 < 100 ms)
 # Usage: scripts/bench.sh [duration, default 20s]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -25,6 +29,7 @@ seed_json="$("$BIN" seed-demo --json --contacts 100000)"
 echo "seed with 100,000 extra contacts: $(echo "$(date +%s.%N) - $start" | bc) s" >&2
 token="$(printf '%s' "$seed_json" | python3 -c 'import json,sys; t=json.load(sys.stdin)["tenants"][0]; print([u for u in t["users"] if u["role"]=="rep"][0]["token"])')"
 export HEIMDELL_BENCH_TOKEN="$token"
+all_tokens="$(printf '%s' "$seed_json" | python3 -c 'import json,sys; print(",".join(u["token"] for t in json.load(sys.stdin)["tenants"] for u in t["users"]))')"
 
 port=18080
 HEIMDELL_LOG=warn "$BIN" serve --addr "127.0.0.1:$port" >&2 &
@@ -40,3 +45,9 @@ echo "== GET /api/v1/contacts?q=<fragment> (100,000+ contacts in the tenant)"
 wrk -t2 -c32 -d"$DURATION" --latency -s scripts/bench/search.lua "http://127.0.0.1:$port"
 echo "== create_task propose+approve (approve: true)"
 wrk -t2 -c16 -d"$DURATION" --latency -s scripts/bench/create_task.lua "http://127.0.0.1:$port"
+echo "== Copilot context pack (in-process)"
+"$BIN" bench context-pack --iterations 500
+echo "== Copilot turn with the built-in planner (in-process)"
+"$BIN" bench turn --iterations 500
+echo "== 200 chat users, one message every 5 s each (second process over HTTP)"
+"$BIN" bench chat-load --url "http://127.0.0.1:$port" --token "$all_tokens" --users 200 --every 5 --seconds "${CHAT_SECONDS:-60}"

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use heimdell_adapters::http::{self, ApiState};
@@ -18,6 +19,24 @@ use heimdell_agent::model::ChatModel;
 use heimdell_agent::model::openai::{OpenAiConfig, OpenAiModel};
 use heimdell_agent::model::planner::Planner;
 use heimdell_agent::prompt::Prompts;
+use heimdell_tools::outreach::outbox::{Worker, WorkerConfig};
+
+/// How long one request to Twilio may take; well under the outbox lease.
+const TWILIO_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The outbox worker that delivers approved texts and calls to Twilio. `heimdell serve` runs
+/// it next to the API; tests build it and decide when it runs.
+pub fn worker(config: &Config, pool: PgPool) -> Worker {
+    let gateway = Arc::new(heimdell_adapters::twilio::TwilioGateway::new(
+        &config.twilio_base_url,
+        TWILIO_TIMEOUT,
+    ));
+    let worker_config = WorkerConfig {
+        public_url: config.public_url.clone(),
+        ..config.outbox.clone()
+    };
+    Worker::new(pool, gateway, config.secret_key.clone(), worker_config)
+}
 
 /// Loads the policies named by the config, or the ones built into the binary. A bad policy
 /// file is an error that names the file: the server must not start with it.
@@ -59,7 +78,8 @@ pub fn state_with_model(
     let policy = Arc::new(load_policies(config)?);
     let registry = Arc::new(heimdell_tools::catalog::standard());
     let ttl = chrono::Duration::hours(config.action_ttl_hours);
-    let pipeline = Pipeline::new(pool.clone(), registry, policy, ttl);
+    let pipeline = Pipeline::new(pool.clone(), registry, policy, ttl)
+        .with_secret_key(config.secret_key.clone());
     let prompts = Arc::new(Prompts::embedded().context("built-in prompts are invalid")?);
     let copilot_config = CopilotConfig {
         monthly_request_limit: config.usage_limit,
@@ -75,6 +95,8 @@ pub fn state_with_model(
         dummy_hash: Arc::new(heimdell_tools::identity::hash_password(
             "no account has this password",
         )),
+        secret_key: config.secret_key.clone().map(Arc::new),
+        public_url: config.public_url.clone(),
     })
 }
 

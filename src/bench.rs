@@ -188,6 +188,7 @@ pub async fn turns(config: &Config, pool: PgPool, iterations: usize) -> anyhow::
 }
 
 /// Plays `users` chat users against `url`, each sending a message every `every`, for `duration`.
+/// `token` may list several API tokens separated by commas; users take them in turn.
 pub async fn chat_load(
     url: &str,
     token: &str,

@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
+use heimdell_tools::crypto::SecretKey;
+use heimdell_tools::outreach::outbox::WorkerConfig;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -27,6 +29,18 @@ pub struct Config {
     pub model: ModelConfig,
     /// Copilot requests per user per month (`HEIMDELL_USAGE_LIMIT`); None for no limit.
     pub usage_limit: Option<i64>,
+    /// The key tenant secrets (Twilio auth tokens) are encrypted with (`HEIMDELL_SECRET_KEY`,
+    /// 32 bytes as hex or base64). Without it, nothing that stores or reads such a secret works.
+    pub secret_key: Option<SecretKey>,
+    /// The URL Twilio reaches this server at (`HEIMDELL_PUBLIC_URL`, e.g.
+    /// `https://crm.example.com`), without a trailing slash: webhook URLs and their signatures
+    /// are built on it.
+    pub public_url: Option<String>,
+    /// Twilio's REST API (`HEIMDELL_TWILIO_BASE_URL`; a fake one in tests).
+    pub twilio_base_url: String,
+    /// How the outbox worker polls, leases, retries and backs off (defaults suit production;
+    /// tests shorten them). Its `public_url` is filled from [`Config::public_url`].
+    pub outbox: WorkerConfig,
 }
 
 /// The Copilot's model: the built-in planner (default, offline) or an OpenAI-compatible API.
@@ -78,6 +92,26 @@ struct FileConfig {
     openai_base_url: Option<String>,
     openai_model: Option<String>,
     usage_limit: Option<i64>,
+    public_url: Option<String>,
+    twilio_base_url: Option<String>,
+}
+
+/// Twilio's REST API.
+pub const DEFAULT_TWILIO_BASE_URL: &str = "https://api.twilio.com";
+
+/// An absolute http(s) URL with a host and nothing after the path, trailing slash removed.
+fn base_url(var: &str, text: &str) -> anyhow::Result<String> {
+    let url = reqwest::Url::parse(text.trim())
+        .with_context(|| format!("{var}={text} is not a URL"))?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host_str().is_none()
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+    {
+        bail!("{var}={text}: give an http(s) URL with a host and no query, e.g. https://crm.example.com");
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
 impl Config {
@@ -155,7 +189,27 @@ impl Config {
             ),
             None => f.usage_limit,
         };
+        // The key is a secret: only the environment carries it, never the config file.
+        let secret_key = match env("HEIMDELL_SECRET_KEY").filter(|k| !k.trim().is_empty()) {
+            Some(text) => Some(
+                SecretKey::parse(&text).map_err(|e| anyhow::anyhow!("HEIMDELL_SECRET_KEY: {e}"))?,
+            ),
+            None => None,
+        };
+        let public_url = match pick("HEIMDELL_PUBLIC_URL", f.public_url) {
+            Some(u) => Some(base_url("HEIMDELL_PUBLIC_URL", &u)?),
+            None => None,
+        };
+        let twilio_base_url = base_url(
+            "HEIMDELL_TWILIO_BASE_URL",
+            &pick("HEIMDELL_TWILIO_BASE_URL", f.twilio_base_url)
+                .unwrap_or_else(|| DEFAULT_TWILIO_BASE_URL.to_string()),
+        )?;
         Ok(Config {
+            secret_key,
+            public_url,
+            twilio_base_url,
+            outbox: WorkerConfig::default(),
             model,
             usage_limit,
             database: DatabaseConfig {
@@ -224,7 +278,50 @@ mod tests {
 
     #[test]
     fn secrets_do_not_print() {
-        let c = Config::load(None, env(&[("DATABASE_URL", "postgres://u:hunter2@h/db")])).unwrap();
-        assert!(!format!("{c:?}").contains("hunter2"));
+        let key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        let c = Config::load(
+            None,
+            env(&[
+                ("DATABASE_URL", "postgres://u:hunter2@h/db"),
+                ("HEIMDELL_SECRET_KEY", key),
+            ]),
+        )
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"));
+        assert!(!shown.contains("aabbccdd"));
+        assert!(c.secret_key.is_some());
+    }
+
+    #[test]
+    fn twilio_settings_parse_and_default() {
+        let c = Config::load(None, env(&[("DATABASE_URL", "postgres://x/y")])).unwrap();
+        assert!(c.secret_key.is_none());
+        assert!(c.public_url.is_none());
+        assert_eq!(c.twilio_base_url, "https://api.twilio.com");
+        let c = Config::load(
+            None,
+            env(&[
+                ("DATABASE_URL", "postgres://x/y"),
+                ("HEIMDELL_PUBLIC_URL", "https://crm.example.com/"),
+                ("HEIMDELL_TWILIO_BASE_URL", "http://127.0.0.1:9999"),
+                ("HEIMDELL_SECRET_KEY", &"ab".repeat(32)),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.public_url.as_deref(), Some("https://crm.example.com"));
+        assert_eq!(c.twilio_base_url, "http://127.0.0.1:9999");
+        for (var, bad) in [
+            ("HEIMDELL_SECRET_KEY", "too-short"),
+            ("HEIMDELL_PUBLIC_URL", "crm.example.com"),
+            ("HEIMDELL_PUBLIC_URL", "ftp://crm.example.com"),
+            ("HEIMDELL_TWILIO_BASE_URL", "https://x/?a=1"),
+        ] {
+            let e = Config::load(None, env(&[("DATABASE_URL", "postgres://x/y"), (var, bad)]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(var), "{var}={bad}: {e}");
+            assert!(!e.contains("too-short") || var != "HEIMDELL_SECRET_KEY", "{e}");
+        }
     }
 }

@@ -65,7 +65,7 @@ enum BenchWhat {
         /// The server, e.g. http://127.0.0.1:8080
         #[arg(long)]
         url: String,
-        /// An API token of the user to chat as.
+        /// API tokens to chat as, separated by commas (users take them in turn).
         #[arg(long, env = "HEIMDELL_BENCH_TOKEN")]
         token: String,
         #[arg(long, default_value_t = 200)]
@@ -168,16 +168,33 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve { addr } => {
             database::migrate(&config.database).await?;
             let pool = database::connect_app(&config.database).await?;
-            let state = app::state(&config, pool)?;
+            let state = app::state(&config, pool.clone())?;
             let addr = addr.unwrap_or(config.addr);
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
             tracing::info!(%addr, "Heimdell is serving on http://{addr}");
-            app::serve(listener, state, async {
+            if config.public_url.is_none() {
+                tracing::info!(
+                    "HEIMDELL_PUBLIC_URL is not set: Twilio webhooks will be refused and no status callbacks requested"
+                );
+            }
+            if config.secret_key.is_none() {
+                tracing::info!("HEIMDELL_SECRET_KEY is not set: Twilio cannot be connected");
+            }
+            // The outbox worker delivers approved texts and calls; it stops with the server,
+            // finishing the pass it is in.
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let mut worker_stop = stopped.clone();
+            let worker = tokio::spawn(app::worker(&config, pool).run(async move {
+                let _ = worker_stop.wait_for(|s| *s).await;
+            }));
+            app::serve(listener, state, async move {
                 let _ = tokio::signal::ctrl_c().await;
+                let _ = stop.send(true);
             })
             .await?;
+            let _ = worker.await;
         }
     }
     Ok(())

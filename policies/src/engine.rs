@@ -10,7 +10,9 @@ use cedar_policy::{
 use uuid::Uuid;
 
 use crate::load::{self, Compiled};
-use crate::{ApprovalRequirement, ApproverRole, CallFacts, PolicyError, Principal, Role, ToolKind};
+use crate::{
+    ApprovalRequirement, ApproverRole, CallFacts, Channel, PolicyError, Principal, Role, ToolKind,
+};
 
 /// Decides who may propose and who may approve tool calls, from the Cedar files in `policies/`.
 ///
@@ -346,6 +348,12 @@ impl PolicyEngine {
                     ("closes_deal".to_owned(), bool_(call.closes_deal)),
                     ("bulk".to_owned(), bool_(call.bulk)),
                     ("team_scope".to_owned(), bool_(call.team_scope)),
+                    ("channel".to_owned(), str_(Channel::word(call.channel))),
+                    ("sms_opt_out".to_owned(), bool_(call.sms_opt_out)),
+                    ("do_not_call".to_owned(), bool_(call.do_not_call)),
+                    ("anonymised".to_owned(), bool_(call.anonymised)),
+                    ("no_valid_phone".to_owned(), bool_(call.no_valid_phone)),
+                    ("quiet_hours".to_owned(), bool_(call.quiet_hours)),
                 ]),
                 HashSet::new(),
             )

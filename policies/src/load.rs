@@ -18,6 +18,7 @@ pub(crate) const EMBEDDED_SCHEMA: (&str, &str) = (
 /// See [`EMBEDDED_SCHEMA`].
 pub(crate) const EMBEDDED_POLICIES: &[(&str, &str)] = &[
     ("approvals.cedar", include_str!("../approvals.cedar")),
+    ("consent.cedar", include_str!("../consent.cedar")),
     ("tenancy.cedar", include_str!("../tenancy.cedar")),
     ("tools.cedar", include_str!("../tools.cedar")),
 ];

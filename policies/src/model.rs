@@ -138,6 +138,59 @@ pub struct CallFacts {
     pub bulk: bool,
     /// The call reads the whole team's data (e.g. `daily_focus` with `scope=team`); reps may not.
     pub team_scope: bool,
+    /// How the call reaches a person outside Heimdell, if it does.
+    pub channel: Option<Channel>,
+    /// The contact opted out of text messages (an SMS is refused).
+    pub sms_opt_out: bool,
+    /// The contact asked not to be called (a call is refused).
+    pub do_not_call: bool,
+    /// The contact was anonymised (nothing may reach them).
+    pub anonymised: bool,
+    /// The contact has no valid E.164 phone number (no SMS or call).
+    pub no_valid_phone: bool,
+    /// It is quiet hours where the contact is (a call is refused; a text waits).
+    pub quiet_hours: bool,
+}
+
+impl CallFacts {
+    /// The facts of an everyday call: `tool` of `kind` on the requester's own records in
+    /// `tenant_id`, reaching no one.
+    pub fn new(tool: impl Into<String>, kind: ToolKind, tenant_id: Uuid) -> Self {
+        CallFacts {
+            tool: tool.into(),
+            kind,
+            tenant_id,
+            foreign_owned: false,
+            closes_deal: false,
+            bulk: false,
+            team_scope: false,
+            channel: None,
+            sms_opt_out: false,
+            do_not_call: false,
+            anonymised: false,
+            no_valid_phone: false,
+            quiet_hours: false,
+        }
+    }
+}
+
+/// How a call reaches a person outside Heimdell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Sms,
+    Call,
+}
+
+impl Channel {
+    /// The word seen by the Cedar policies (`"none"` when a call reaches no one).
+    pub fn word(channel: Option<Channel>) -> &'static str {
+        match channel {
+            None => "none",
+            Some(Channel::Sms) => "sms",
+            Some(Channel::Call) => "call",
+        }
+    }
 }
 
 /// The lowest approver tier that may let a call run.

@@ -73,13 +73,8 @@ fn load_dir_reads_the_real_folder_and_agrees_with_embedded() {
         role: Role::Rep,
     };
     let mut call = CallFacts {
-        tool: "move_deal_stage".into(),
-        kind: ToolKind::Write,
-        tenant_id: Uuid::from_u128(9),
-        foreign_owned: false,
         closes_deal: true,
-        bulk: false,
-        team_scope: false,
+        ..CallFacts::new("move_deal_stage", ToolKind::Write, Uuid::from_u128(9))
     };
     assert_eq!(
         from_dir.on_proposal(&requester, &call),

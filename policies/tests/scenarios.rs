@@ -1,7 +1,7 @@
 //! Scenario table: role × tool × facts → decision, for proposals and approvals.
 
 use heimdell_policies::{
-    ApprovalRequirement, ApproverRole, CallFacts, PolicyEngine, Principal, Role, ToolKind,
+    ApprovalRequirement, ApproverRole, CallFacts, Channel, PolicyEngine, Principal, Role, ToolKind,
 };
 use uuid::Uuid;
 
@@ -17,15 +17,7 @@ fn user(n: u128, role: Role, tenant: Uuid) -> Principal {
 }
 
 fn call(tool: &str, kind: ToolKind) -> CallFacts {
-    CallFacts {
-        tool: tool.to_owned(),
-        kind,
-        tenant_id: TENANT,
-        foreign_owned: false,
-        closes_deal: false,
-        bulk: false,
-        team_scope: false,
-    }
+    CallFacts::new(tool, kind, TENANT)
 }
 
 fn engine() -> PolicyEngine {
@@ -64,6 +56,8 @@ fn proposal_table() {
         "get_deal",
         "list_tasks",
         "daily_focus",
+        "draft_sms",
+        "list_sms_templates",
     ];
     let writes = [
         "create_contact",
@@ -74,6 +68,9 @@ fn proposal_table() {
         "complete_task",
         "log_activity",
         "move_deal_stage",
+        "set_call_disposition",
+        "record_consent",
+        "create_sms_template",
     ];
     let mut cases = Vec::new();
     // Every listed tool, every role: reads run now, ordinary writes wait for the requester.
@@ -659,4 +656,100 @@ impl Allowed for ApprovalRequirement {
     fn is_allowed(&self) -> bool {
         !matches!(self, ApprovalRequirement::Forbidden { .. })
     }
+}
+
+fn sms(c: &mut CallFacts) {
+    c.channel = Some(Channel::Sms);
+}
+
+fn phone_call(c: &mut CallFacts) {
+    c.channel = Some(Channel::Call);
+}
+
+/// Texting and calling: allowed to everyone (after approval) unless the contact's consent
+/// facts forbid it, and then with the policy's own words, at proposal and at approval.
+#[test]
+fn consent_rules_for_texts_and_calls() {
+    use ToolKind::Contact;
+    let engine = engine();
+    type Tweak = fn(&mut CallFacts);
+    let cases: [(&str, &str, Tweak, Option<&str>); 13] = [
+        ("send_sms", "ordinary text", |c| sms(c), None),
+        ("start_call", "ordinary call", |c| phone_call(c), None),
+        ("send_sms", "opted out of SMS", |c| { sms(c); c.sms_opt_out = true }, Some("opted out of text messages")),
+        ("start_call", "opted out of SMS may still be called", |c| { phone_call(c); c.sms_opt_out = true }, None),
+        ("start_call", "do not call", |c| { phone_call(c); c.do_not_call = true }, Some("asked not to be called")),
+        ("send_sms", "do not call may still be texted", |c| { sms(c); c.do_not_call = true }, None),
+        ("send_sms", "anonymised, text", |c| { sms(c); c.anonymised = true }, Some("anonymised")),
+        ("start_call", "anonymised, call", |c| { phone_call(c); c.anonymised = true }, Some("anonymised")),
+        ("send_sms", "no valid number, text", |c| { sms(c); c.no_valid_phone = true }, Some("E.164")),
+        ("start_call", "no valid number, call", |c| { phone_call(c); c.no_valid_phone = true }, Some("E.164")),
+        ("start_call", "quiet hours, call", |c| { phone_call(c); c.quiet_hours = true }, Some("quiet hours")),
+        ("send_sms", "quiet hours, text waits (not forbidden)", |c| { sms(c); c.quiet_hours = true }, None),
+        ("send_sms", "rep texts someone else's contact", |c| { sms(c); c.foreign_owned = true }, Some("own")),
+    ];
+    let mut failures = Vec::new();
+    for role in Role::ALL {
+        let requester = user(1, role, TENANT);
+        for (tool, name, tweak, denied) in cases {
+            let mut facts = call(tool, Contact);
+            tweak(&mut facts);
+            // Ownership is a rep rule only.
+            let denied = if name.starts_with("rep ") && role != Role::Rep { None } else { denied };
+            let got = engine.on_proposal(&requester, &facts);
+            match (denied, &got) {
+                (None, ApprovalRequirement::NeedsApproval { approver: ApproverRole::SelfApprove, .. }) => {}
+                (Some(piece), ApprovalRequirement::Forbidden { reason }) if reason.contains(piece) => {}
+                _ => failures.push(format!("{role} {name}: want denied={denied:?}, got {got:?}")),
+            }
+            // The same facts at approval time decide the same way.
+            let approved = engine.on_approval(&requester, &requester, &facts);
+            match (denied, &approved) {
+                (None, Ok(())) => {}
+                (Some(piece), Err(reason)) if reason.contains(piece) => {}
+                _ => failures.push(format!("{role} {name} at approval: want denied={denied:?}, got {approved:?}")),
+            }
+        }
+    }
+    // A STOP between proposal and approval: allowed when proposed, refused when approved.
+    let rep = user(1, Role::Rep, TENANT);
+    let mut facts = call("send_sms", Contact);
+    sms(&mut facts);
+    assert!(engine.on_proposal(&rep, &facts).is_allowed());
+    facts.sms_opt_out = true;
+    let manager = user(2, Role::Manager, TENANT);
+    let err = engine.on_approval(&rep, &manager, &facts).unwrap_err();
+    assert!(err.contains("no longer allowed") && err.contains("opted out"), "{err}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// connect_twilio: an admin may ask for it (and approve it); nobody else may do either.
+#[test]
+fn connect_twilio_is_admin_only() {
+    let engine = engine();
+    let facts = call("connect_twilio", ToolKind::Write);
+    let admin = user(1, Role::Admin, TENANT);
+    let other_admin = user(2, Role::Admin, TENANT);
+    match engine.on_proposal(&admin, &facts) {
+        ApprovalRequirement::NeedsApproval { approver, .. } => {
+            assert_eq!(approver, ApproverRole::Admin)
+        }
+        other => panic!("admin should be able to propose: {other:?}"),
+    }
+    assert!(engine.on_approval(&admin, &admin, &facts).is_ok());
+    assert!(engine.on_approval(&admin, &other_admin, &facts).is_ok());
+    for role in [Role::Rep, Role::Manager] {
+        let p = user(3, role, TENANT);
+        match engine.on_proposal(&p, &facts) {
+            ApprovalRequirement::Forbidden { reason } => {
+                assert!(reason.contains("Only an admin may connect Twilio"), "{reason}")
+            }
+            other => panic!("{role} must not propose connect_twilio: {other:?}"),
+        }
+        assert!(engine.on_approval(&admin, &p, &facts).is_err(), "{role} approves");
+    }
+    // Presented as another kind, it is still not allowed.
+    let mut sneaky = call("connect_twilio", ToolKind::Read);
+    sneaky.kind = ToolKind::Read;
+    assert!(!engine.on_proposal(&admin, &sneaky).is_allowed());
 }

@@ -754,6 +754,17 @@ async fn browser_rep_asks_the_chat_for_a_task_approves_it_and_sees_it_in_focus()
         .await
         .unwrap();
     b.wait_text(&sel, "Executed", PATIENCE).await;
+    b.screenshot("chat-executed-laptop").await;
+    // The address now names the thread, so it can be opened again.
+    let thread_hash = b.js("return location.hash;", vec![]).await;
+    let thread_hash = thread_hash.as_str().unwrap().to_string();
+    assert!(thread_hash.starts_with("#/chat/"), "{thread_hash}");
+    // The conversation with its card also fits a phone.
+    b.viewport(375, 812).await;
+    b.assert_no_horizontal_overflow("chat with a card at phone width")
+        .await;
+    b.screenshot("chat-card-phone").await;
+    b.viewport(1280, 900).await;
 
     let (status, v) = app.get(&d.rep, &format!("/api/v1/actions/{action}")).await;
     assert_eq!(status, StatusCode::OK, "{v}");
@@ -764,6 +775,12 @@ async fn browser_rep_asks_the_chat_for_a_task_approves_it_and_sees_it_in_focus()
     b.route("#/focus").await;
     b.settled().await;
     b.wait_text(".focus-item", &title, PATIENCE).await;
+
+    // Reloading the conversation shows the card as it is now.
+    b.goto(&thread_hash).await;
+    b.wait_text(&sel, "Executed", PATIENCE).await;
+    b.wait_text(".thread-list a[aria-current=\"page\"]", "", PATIENCE)
+        .await;
     b.close().await;
 }
 
@@ -908,6 +925,15 @@ async fn browser_main_views_fit_a_phone_and_a_laptop() {
 
     let b = Browser::open(&app).await;
     b.sign_in(&d.manager.email, &d.manager_password).await;
+    // Anything the Content-Security-Policy blocks while the views render is a bug.
+    b.js(
+        "window.cspViolations = [];
+         document.addEventListener('securitypolicyviolation',
+           (e) => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));
+         return true;",
+        vec![],
+    )
+    .await;
     let mut views = vec![
         ("chat", "#/chat".to_string(), ".chat-input"),
         ("focus", "#/focus".to_string(), ".focus-body"),
@@ -952,6 +978,8 @@ async fn browser_main_views_fit_a_phone_and_a_laptop() {
             b.screenshot(&format!("{name}-{size}")).await;
         }
     }
+    let blocked = b.js("return window.cspViolations;", vec![]).await;
+    assert_eq!(blocked, json!([]), "the CSP blocked something");
     b.sign_out().await;
     b.screenshot("signin-phone").await;
     b.assert_no_horizontal_overflow("sign-in at phone").await;

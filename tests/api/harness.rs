@@ -2,6 +2,7 @@
 //! real server on 127.0.0.1:0, connected as the app role, exactly as `heimdell serve` runs it.
 
 use heimdell::config::{Config, DatabaseConfig, LogFormat};
+use secrecy::ExposeSecret;
 use heimdell_tools::db::set_tenant;
 use heimdell_tools::identity::{TOKEN_PREFIX, hash_password, new_secret, secret_hash};
 use reqwest::{Client, Response, StatusCode};
@@ -123,7 +124,13 @@ pub struct TestApp {
     pub pool: PgPool,
     /// The owner's URL, for set-up the app role may not do (e.g. backdating an expiry).
     pub owner_url: String,
+    /// The configuration the server runs with (same database and secret key for a restart).
+    pub config: Config,
+    /// The outbox worker: in the background when asked for, otherwise it runs only when a test
+    /// calls [`TestApp::deliver`].
+    pub worker: heimdell_tools::outreach::outbox::Worker,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    worker_shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Drop for TestApp {
@@ -131,7 +138,19 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        if let Some(tx) = self.worker_shutdown.take() {
+            let _ = tx.send(());
+        }
     }
+}
+
+/// Whether a test server's outbox worker runs by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerMode {
+    /// Only when the test calls [`TestApp::deliver`].
+    Manual,
+    /// In the background, as `heimdell serve` runs it (LISTEN/NOTIFY and a short poll).
+    Background,
 }
 
 pub fn config_for(owner_url: &str) -> Config {
@@ -149,6 +168,18 @@ pub fn config_for(owner_url: &str) -> Config {
         log_format: LogFormat::Pretty,
         model: heimdell::config::ModelConfig::Builtin,
         usage_limit: None,
+        secret_key: Some(heimdell_tools::crypto::SecretKey::generate()),
+        public_url: None,
+        twilio_base_url: heimdell::config::DEFAULT_TWILIO_BASE_URL.to_string(),
+        outbox: heimdell_tools::outreach::outbox::WorkerConfig {
+            concurrency: 8,
+            lease: std::time::Duration::from_secs(30),
+            poll_interval: std::time::Duration::from_millis(50),
+            max_attempts: 3,
+            backoff_base: std::time::Duration::from_millis(20),
+            backoff_max: std::time::Duration::from_millis(200),
+            ..Default::default()
+        },
     }
 }
 
@@ -178,6 +209,13 @@ impl TestApp {
         Self::spawn_configured(model, |_| {}).await
     }
 
+    /// A server whose outbox delivers to a fake Twilio at `twilio_base_url`; its worker runs
+    /// only when the test calls [`TestApp::deliver`].
+    pub async fn spawn_twilio(twilio_base_url: &str) -> TestApp {
+        let url = twilio_base_url.to_string();
+        Self::spawn_configured(None, move |c| c.twilio_base_url = url).await
+    }
+
     async fn spawn_configured(
         model: Option<std::sync::Arc<dyn heimdell_agent::model::ChatModel>>,
         adjust: impl FnOnce(&mut Config),
@@ -185,28 +223,64 @@ impl TestApp {
         let owner_url = fresh_database().await;
         let mut config = config_for(&owner_url);
         adjust(&mut config);
+        Self::start(config, model, WorkerMode::Manual).await
+    }
+
+    /// Another server on this one's database, with the same configuration (a restart).
+    pub async fn restart(config: Config, worker: WorkerMode) -> TestApp {
+        Self::start(config, None, worker).await
+    }
+
+    async fn start(
+        mut config: Config,
+        model: Option<std::sync::Arc<dyn heimdell_agent::model::ChatModel>>,
+        worker_mode: WorkerMode,
+    ) -> TestApp {
+        let owner_url = config.database.url.expose_secret().to_string();
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .connect_with(heimdell::database::app_options(&config.database).unwrap())
             .await
             .expect("connect as heimdell_app");
+        // The listener first: the server's public URL (webhooks, callbacks) is its address.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        config.public_url = Some(base.clone());
         let state = match model {
             Some(m) => heimdell::app::state_with_model(&config, pool.clone(), m).unwrap(),
             None => heimdell::app::state(&config, pool.clone()).unwrap(),
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(heimdell::app::serve(listener, state, async {
             let _ = rx.await;
         }));
+        let worker = heimdell::app::worker(&config, pool.clone());
+        let worker_shutdown = match worker_mode {
+            WorkerMode::Manual => None,
+            WorkerMode::Background => {
+                let (wtx, wrx) = tokio::sync::oneshot::channel::<()>();
+                tokio::spawn(worker.clone().run(async {
+                    let _ = wrx.await;
+                }));
+                Some(wtx)
+            }
+        };
         TestApp {
-            base: format!("http://{addr}"),
+            base,
             client: Client::builder().build().unwrap(),
             pool,
             owner_url,
+            config,
+            worker,
             shutdown: Some(tx),
+            worker_shutdown,
         }
+    }
+
+    /// Runs the outbox worker until nothing due is left.
+    pub async fn deliver(&self) -> heimdell_tools::outreach::outbox::Report {
+        self.worker.drain().await.expect("outbox worker")
     }
 
     /// Runs `f` inside a transaction scoped to `tenant` on the app-role pool.

@@ -4,7 +4,10 @@ mod auth;
 mod browser;
 mod copilot;
 mod errors;
+#[path = "../../adapters/tests/fake_twilio/mod.rs"]
+mod fake_twilio;
 mod harness;
+mod outreach;
 mod pipeline;
 mod policy;
 mod records;
@@ -12,3 +15,4 @@ mod seed;
 mod snapshot;
 mod tenancy;
 mod tools;
+mod twilio;

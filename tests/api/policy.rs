@@ -225,7 +225,13 @@ async fn tools_endpoint_lists_schemas_and_approval_tiers() {
     let (status, v) = app.get(&t.rep, "/api/v1/tools").await;
     assert_eq!(status, StatusCode::OK);
     let tools = v["tools"].as_array().unwrap();
-    assert_eq!(tools.len(), 14);
+    // Every tool but the admin-only connect_twilio.
+    assert_eq!(tools.len(), 21);
+    let (_, admin) = app.get(&t.admin, "/api/v1/tools").await;
+    assert_eq!(admin["tools"].as_array().unwrap().len(), 22);
+    let send = tools.iter().find(|x| x["name"] == "send_sms").unwrap();
+    assert_eq!(send["kind"], "contact");
+    assert_eq!(send["approval"], "self");
     let search = tools.iter().find(|x| x["name"] == "search").unwrap();
     assert_eq!(search["approval"], "none");
     assert_eq!(search["schema"]["additionalProperties"], false);

@@ -11,14 +11,19 @@
 //! - [`catalog`]: the tools themselves, one module per area.
 //! - [`records`]: read models shared by tools and the REST list/get endpoints.
 //! - [`identity`]: passwords and API tokens (hashing, generation).
+//! - [`crypto`]: tenant secrets sealed at rest (XChaCha20-Poly1305).
+//! - [`outreach`]: texting and calling: Twilio settings, consent, quiet hours, rendering, the
+//!   durable outbox and what inbound webhooks change.
 
 pub mod catalog;
+pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod error;
 pub mod identity;
+pub mod outreach;
 pub mod records;
 pub mod registry;
 
 pub use error::{FieldError, ToolError};
-pub use registry::{Actor, Ctx, Facts, Inspection, Registry, ToolKind};
+pub use registry::{Actor, Channel, Ctx, Facts, Inspection, Registry, ToolKind};

@@ -244,16 +244,29 @@ pub async fn list_contacts(
     q: &ListQuery,
 ) -> Result<Page<ContactRecord>, ToolError> {
     let limit = q.limit();
-    let rows = sqlx::query_as::<_, ContactRecord>(concat!(
-        contact_select!(),
-        " WHERE ($1::text IS NULL OR c.search_text LIKE $1)
-         AND ($2::uuid IS NULL OR c.id > $2) ORDER BY c.id LIMIT $3"
-    ))
-    .bind(q.pattern())
-    .bind(q.after)
-    .bind(limit + 1)
-    .fetch_all(conn)
-    .await?;
+    // Two static statements rather than `($1 IS NULL OR ...)`: a generic plan for that form
+    // cannot use the trigram index and scans every contact.
+    let after = q.after.unwrap_or(Uuid::nil());
+    let rows = match q.pattern() {
+        Some(pattern) => {
+            sqlx::query_as::<_, ContactRecord>(concat!(
+                contact_select!(),
+                " WHERE c.search_text LIKE $1 AND c.id > $2 ORDER BY c.id LIMIT $3"
+            ))
+            .bind(pattern)
+            .bind(after)
+            .bind(limit + 1)
+            .fetch_all(conn)
+            .await?
+        }
+        None => {
+            sqlx::query_as::<_, ContactRecord>(concat!(contact_select!(), " WHERE c.id > $1 ORDER BY c.id LIMIT $2"))
+                .bind(after)
+                .bind(limit + 1)
+                .fetch_all(conn)
+                .await?
+        }
+    };
     Ok(page(rows, limit, |r| r.id))
 }
 

@@ -66,6 +66,14 @@ pub struct Ctx {
     pub action_id: Option<Uuid>,
 }
 
+/// How a call reaches a person outside Heimdell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Sms,
+    Call,
+}
+
 /// Facts about a call that the policy layer needs and only the data can tell.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Facts {
@@ -77,6 +85,18 @@ pub struct Facts {
     pub bulk: bool,
     /// The call reads the whole team's data rather than the actor's own.
     pub team_scope: bool,
+    /// The channel through which the call reaches a contact (None: it reaches nobody).
+    pub channel: Option<Channel>,
+    /// The contact opted out of text messages.
+    pub sms_opt_out: bool,
+    /// The contact asked not to be called.
+    pub do_not_call: bool,
+    /// The contact was anonymised.
+    pub anonymised: bool,
+    /// The contact has no valid E.164 phone number.
+    pub no_valid_phone: bool,
+    /// It is quiet hours where the contact is (texts wait; calls are refused).
+    pub quiet_hours: bool,
 }
 
 /// What a call would do, before it runs: the policy facts and a sentence for the approver.
@@ -95,6 +115,10 @@ pub trait Tool: Send + Sync + 'static {
     const NAME: &'static str;
     const KIND: ToolKind;
     const DESCRIPTION: &'static str;
+    /// Top-level string arguments that are secrets (e.g. an auth token). The actions pipeline
+    /// seals them (see [`crate::crypto`]) before the call is inspected, stored or audited, so
+    /// `parse` and `run` only ever see the sealed form, and callers never see it again.
+    const SECRET_FIELDS: &'static [&'static str] = &[];
 
     fn parse(ctx: &Ctx, args: Self::Args) -> Result<Self::Input, ToolError>;
 
@@ -116,6 +140,7 @@ pub struct ToolEntry {
     name: &'static str,
     kind: ToolKind,
     description: &'static str,
+    secret_fields: &'static [&'static str],
     schema: Value,
     validator: jsonschema::Validator,
     ops: Box<dyn ErasedOps>,
@@ -179,6 +204,10 @@ impl ToolEntry {
     }
     pub fn description(&self) -> &'static str {
         self.description
+    }
+    /// Arguments the pipeline must seal before storing (see [`Tool::SECRET_FIELDS`]).
+    pub fn secret_fields(&self) -> &'static [&'static str] {
+        self.secret_fields
     }
     /// The JSON schema of the arguments (draft 2020-12, no extra properties).
     pub fn schema(&self) -> &Value {
@@ -287,6 +316,7 @@ impl Registry {
             name: T::NAME,
             kind: T::KIND,
             description: T::DESCRIPTION,
+            secret_fields: T::SECRET_FIELDS,
             schema,
             validator,
             ops: Box::new(Ops::<T>(std::marker::PhantomData)),

@@ -220,7 +220,7 @@
     const d = new Date(iso);
     if (Number.isNaN(d.getTime())) return String(iso);
     return new Intl.DateTimeFormat(undefined, {
-      timeZone: tz(), weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit',
+      timeZone: tz(), weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
     }).format(d);
   }
 
@@ -330,25 +330,35 @@
     });
   }
 
-  /** Paragraphs, bullet lists and line breaks from plain text. */
+  /** Paragraphs, bullet and numbered lists, and line breaks from plain text. */
   function richText(text, cited = new Set()) {
     const frag = document.createDocumentFragment();
+    const bullet = /^\s*[-*•]\s+/;
+    const numbered = /^\s*(\d+)[.)]\s+/;
     const blocks = String(text || '').replace(/\r\n?/g, '\n').split(/\n{2,}/);
     for (const block of blocks) {
-      const lines = block.split('\n').filter((l) => l.trim() !== '');
-      if (!lines.length) continue;
-      const bullet = /^\s*(?:[-*•]|\d+[.)])\s+/;
-      if (lines.every((l) => bullet.test(l))) {
-        const ordered = /^\s*\d/.test(lines[0]);
-        frag.appendChild(h(ordered ? 'ol' : 'ul', null,
-          lines.map((l) => h('li', null, inlineNodes(l.replace(bullet, ''), cited)))));
-      } else {
-        const p = h('p');
-        lines.forEach((l, i) => {
-          if (i) p.appendChild(h('br'));
-          append(p, inlineNodes(l, cited));
-        });
-        frag.appendChild(p);
+      let list = null;
+      let listKind = null;
+      let para = null;
+      for (const line of block.split('\n')) {
+        if (!line.trim()) continue;
+        const kind = bullet.test(line) ? 'ul' : numbered.test(line) ? 'ol' : null;
+        if (kind) {
+          para = null;
+          if (!list || listKind !== kind) {
+            list = h(kind);
+            listKind = kind;
+            const n = kind === 'ol' ? Number(numbered.exec(line)[1]) : 1;
+            if (n !== 1) list.setAttribute('start', String(n));
+            frag.appendChild(list);
+          }
+          list.appendChild(h('li', null, inlineNodes(line.replace(kind === 'ul' ? bullet : numbered, ''), cited)));
+        } else {
+          list = null;
+          if (para) para.appendChild(h('br'));
+          else { para = h('p'); frag.appendChild(para); }
+          append(para, inlineNodes(line, cited));
+        }
       }
     }
     return frag;
@@ -419,9 +429,14 @@
   // ---------------------------------------------------------------- approval cards
 
   const liveCards = new Map(); // id -> Set<card>
+  const visibility = 'IntersectionObserver' in window
+    ? new IntersectionObserver((entries) => {
+      for (const e of entries) if (e.target.heimdellCard) e.target.heimdellCard.visible = e.isIntersecting;
+    })
+    : null;
 
   /** An approval card for an ActionView; keeps itself up to date while it is on the page. */
-  function actionCard(view, { onDecided, verify = true } = {}) {
+  function actionCard(view, { onDecided, verify = true, poll = true } = {}) {
     const titleId = nextId('action-title');
     const el = h('article', {
       class: 'card action-card', id: `action-${view.id}`, tabindex: '-1',
@@ -774,8 +789,14 @@
     }
 
     render();
-    if (!liveCards.has(view.id)) liveCards.set(view.id, new Set());
-    liveCards.get(view.id).add(card);
+    if (poll) {
+      // Polled while pending and on screen (the approvals queue refreshes its own cards).
+      card.visible = !visibility;
+      if (visibility) visibility.observe(el);
+      el.heimdellCard = card;
+      if (!liveCards.has(view.id)) liveCards.set(view.id, new Set());
+      liveCards.get(view.id).add(card);
+    }
     if (verify && view.status === 'pending') {
       // A view handed over with a proposal may not say what *this* viewer may do: ask now,
       // rather than showing the wrong buttons until the next poll.
@@ -814,9 +835,11 @@
       const tick = async () => {
         const ids = [];
         for (const [id, cards] of liveCards) {
-          for (const c of [...cards]) if (!c.el.isConnected) cards.delete(c);
+          for (const c of [...cards]) {
+            if (!c.el.isConnected) { cards.delete(c); if (visibility) visibility.unobserve(c.el); }
+          }
           if (!cards.size) { liveCards.delete(id); continue; }
-          const pending = [...cards].some((c) => c.view.status === 'pending' && !c.busy);
+          const pending = [...cards].some((c) => c.view.status === 'pending' && !c.busy && c.visible);
           if (pending) ids.push(id);
         }
         if (ids.length && state.user && !document.hidden) {
@@ -1587,6 +1610,10 @@
     }
 
     async function refresh() {
+      if (document.hidden) {
+        if (!stopped) timer = setTimeout(refresh, 2000);
+        return;
+      }
       try {
         const r = await api('GET', '/actions?status=pending');
         const items = r.items || [];
@@ -1595,7 +1622,7 @@
           let card = shown.get(v.id);
           const box = v.can_approve ? mine : others;
           if (!card) {
-            card = actionCard(v, { onDecided: () => moveToDecided(card), verify: false });
+            card = actionCard(v, { onDecided: () => moveToDecided(card), verify: false, poll: false });
             shown.set(v.id, card);
             box.appendChild(card.el);
           } else if (!card.busy && card.mode === 'view' && (card.view.status !== v.status || card.view.can_approve !== v.can_approve)) {
@@ -1611,7 +1638,7 @@
         placeholder(mine, manager ? 'Nothing is waiting for your approval.' : 'Nothing of yours is waiting for your approval.');
         placeholder(others, manager ? 'Nothing is waiting for anyone else.' : 'None of your requests is waiting for a manager or admin.');
         approvalsBadge.show(items.filter((a) => a.can_approve).length);
-        status.replaceChildren(`Updated ${new Intl.DateTimeFormat(undefined, { timeZone: tz(), hour: '2-digit', minute: '2-digit', second: '2-digit' }).format(new Date())}.`);
+        status.replaceChildren(`Updated ${new Intl.DateTimeFormat(undefined, { timeZone: tz(), hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).format(new Date())}.`);
       } catch (e) {
         status.replaceChildren(h('span', { class: 'error-text', text: e.message }));
         if (!shown.size) {

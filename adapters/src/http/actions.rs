@@ -33,20 +33,16 @@ pub async fn list_tools(State(state): State<ApiState>, user: AuthUser) -> Json {
         .iter()
         .filter_map(|t| {
             // The everyday case: the user's own records, in their tenant.
-            let facts = CallFacts {
-                tool: t.name().to_string(),
-                kind: match t.kind() {
+            let facts = CallFacts::new(
+                t.name(),
+                match t.kind() {
                     ToolKind::Read => PolicyKind::Read,
                     ToolKind::Write => PolicyKind::Write,
                     ToolKind::Contact => PolicyKind::Contact,
                     ToolKind::Destructive => PolicyKind::Destructive,
                 },
-                tenant_id: user.tenant_id,
-                foreign_owned: false,
-                closes_deal: false,
-                bulk: false,
-                team_scope: false,
-            };
+                user.tenant_id,
+            );
             let approval = match state.pipeline.policy().on_proposal(&principal, &facts) {
                 ApprovalRequirement::Forbidden { .. } => return None,
                 ApprovalRequirement::Skip => "none".to_string(),

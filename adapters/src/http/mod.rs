@@ -9,6 +9,7 @@ mod observe;
 mod records;
 mod session;
 mod state;
+mod twilio;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -48,11 +49,31 @@ pub fn router(state: ApiState) -> Router {
         .route("/chat", post(chat::chat))
         .route("/chat/stream", post(chat::chat_stream))
         .route("/threads", get(chat::threads))
-        .route("/threads/{id}", get(chat::thread));
+        .route("/threads/{id}", get(chat::thread))
+        .route(
+            "/integrations/twilio",
+            post(twilio::connect).get(twilio::show),
+        )
+        .route("/integrations/twilio/inbound", get(twilio::unmatched))
+        .route("/integrations/twilio/outbox", get(twilio::outbox_jobs));
+    // Twilio's webhooks: authenticated by their signature, not by a user. Full paths, not a
+    // nested router: the signature covers the URL exactly as Twilio requested it.
+    let webhooks = Router::new()
+        .route("/webhooks/twilio/{tenant_id}/sms", post(twilio::inbound_sms))
+        .route(
+            "/webhooks/twilio/{tenant_id}/sms-status",
+            post(twilio::sms_status),
+        )
+        .route("/webhooks/twilio/{tenant_id}/voice", post(twilio::voice))
+        .route(
+            "/webhooks/twilio/{tenant_id}/call-status",
+            post(twilio::call_status),
+        );
     Router::new()
         .route("/health", get(observe::health))
         .route("/metrics", get(observe::metrics))
         .nest("/api/v1", api)
+        .merge(webhooks)
         .merge(crate::web::routes())
         .fallback(observe::not_found)
         .method_not_allowed_fallback(observe::method_not_allowed)

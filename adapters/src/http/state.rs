@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use heimdell_agent::Pipeline;
 use heimdell_agent::copilot::Copilot;
+use heimdell_tools::crypto::SecretKey;
 use metrics_exporter_prometheus::PrometheusRecorder;
 use sqlx::PgPool;
 
@@ -24,4 +25,8 @@ pub struct ApiState {
     /// An argon2 hash of nothing in particular: unknown emails are verified against it so a
     /// failed sign-in takes as long whether or not the account exists.
     pub dummy_hash: Arc<String>,
+    /// Opens tenants' sealed secrets (Twilio auth tokens, to check webhook signatures).
+    pub secret_key: Option<Arc<SecretKey>>,
+    /// `HEIMDELL_PUBLIC_URL`: webhook signatures are computed over it.
+    pub public_url: Option<String>,
 }

@@ -9,11 +9,13 @@
 //! - [`twiml`]: TwiML responses built as text with XML escaping.
 //! - [`inbound`]: typed inbound SMS, SMS status and call status webhooks, and the STOP/START/HELP
 //!   [`keyword`] rules.
+//! - [`gateway`]: [`TwilioGateway`], the durable outbox's way out to Twilio.
 //!
 //! Nothing here logs, and the auth token is held as a [`secrecy::SecretString`]: it never
 //! appears in `Debug` output or in an error.
 
 pub mod client;
+pub mod gateway;
 pub mod inbound;
 pub mod signature;
 pub mod twiml;
@@ -26,4 +28,5 @@ pub use inbound::{
     CallState, CallStatus, InboundError, InboundSms, Keyword, MessageStatus, SmsStatus,
     UnknownStatus, keyword,
 };
+pub use gateway::TwilioGateway;
 pub use signature::{FormParams, SIGNATURE_HEADER, expected_signature, verify};

@@ -10,11 +10,13 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use heimdell_policies::{
-    ApprovalRequirement, ApproverRole, CallFacts, PolicyEngine, ToolKind as PolicyKind,
+    ApprovalRequirement, ApproverRole, CallFacts, Channel as PolicyChannel, PolicyEngine,
+    ToolKind as PolicyKind,
 };
 use heimdell_tools::db::begin_tenant;
 use heimdell_tools::registry::ToolEntry;
-use heimdell_tools::{Facts, Registry, ToolError, ToolKind};
+use heimdell_tools::crypto::{self, SecretKey};
+use heimdell_tools::{Channel, Facts, Registry, ToolError, ToolKind};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -86,6 +88,9 @@ pub struct Pipeline {
     policy: Arc<PolicyEngine>,
     /// How long a proposal stays approvable (default 7 days).
     ttl: Duration,
+    /// Seals tools' secret arguments (e.g. connect_twilio's auth token) before anything is
+    /// stored; None when the server has no HEIMDELL_SECRET_KEY.
+    secret_key: Option<Arc<SecretKey>>,
 }
 
 fn call_facts(entry: &ToolEntry, tenant_id: Uuid, f: Facts) -> CallFacts {
@@ -102,6 +107,15 @@ fn call_facts(entry: &ToolEntry, tenant_id: Uuid, f: Facts) -> CallFacts {
         closes_deal: f.closes_deal,
         bulk: f.bulk,
         team_scope: f.team_scope,
+        channel: f.channel.map(|c| match c {
+            Channel::Sms => PolicyChannel::Sms,
+            Channel::Call => PolicyChannel::Call,
+        }),
+        sms_opt_out: f.sms_opt_out,
+        do_not_call: f.do_not_call,
+        anonymised: f.anonymised,
+        no_valid_phone: f.no_valid_phone,
+        quiet_hours: f.quiet_hours,
     }
 }
 
@@ -117,7 +131,53 @@ impl Pipeline {
             registry,
             policy,
             ttl,
+            secret_key: None,
         }
+    }
+
+    /// The key secret arguments are sealed with (`HEIMDELL_SECRET_KEY`).
+    pub fn with_secret_key(mut self, key: Option<SecretKey>) -> Self {
+        self.secret_key = key.map(Arc::new);
+        self
+    }
+
+    /// Seals the tool's secret arguments (see `Tool::SECRET_FIELDS`): a plain value is
+    /// encrypted for this tenant; [`crypto::REDACTED`] (what callers were shown) keeps the
+    /// sealed value of `stored`; a sealed value not taken from `stored` is refused.
+    fn seal_secrets(
+        &self,
+        entry: &ToolEntry,
+        tenant_id: Uuid,
+        mut args: Value,
+        stored: Option<&Value>,
+    ) -> Result<Value, ToolError> {
+        for field in entry.secret_fields() {
+            let Some(Value::String(given)) = args.get(*field).cloned() else {
+                continue;
+            };
+            let kept = stored
+                .and_then(|s| s.get(*field))
+                .and_then(Value::as_str)
+                .filter(|s| crypto::is_sealed(s));
+            let sealed = if given == crypto::REDACTED || crypto::is_sealed(&given) {
+                match kept {
+                    Some(k) if given == crypto::REDACTED || given == k => k.to_string(),
+                    _ => return Err(ToolError::field(*field, "give the secret itself")),
+                }
+            } else {
+                let key = self.secret_key.as_ref().ok_or_else(|| {
+                    ToolError::field(
+                        *field,
+                        "cannot be stored: the server has no HEIMDELL_SECRET_KEY to encrypt it with",
+                    )
+                })?;
+                let purpose = format!("{}.{field}", entry.name());
+                key.seal(&given, &crypto::secret_aad(tenant_id, &purpose))
+                    .map_err(|e| ToolError::field(*field, e.to_string()))?
+            };
+            args[*field] = Value::String(sealed);
+        }
+        Ok(args)
     }
 
     pub fn registry(&self) -> &Registry {
@@ -146,29 +206,43 @@ impl Pipeline {
     ) -> Result<ProposeOutcome, ActionError> {
         let entry = self.registry.get(&req.tool)?;
         entry.validate(&req.args)?;
+        // Secrets are sealed before anything reads, stores or audits the arguments.
+        let args = self.seal_secrets(entry, caller.tenant_id, req.args.clone(), None)?;
         let mut tx = begin_tenant(&self.pool, caller.tenant_id).await?;
         if let Some(key) = &req.idempotency_key {
             if let Some(existing) = view::by_idempotency_key(&mut tx, key).await? {
-                if existing.tool != req.tool || existing.args != req.args {
+                let without_secrets = |v: &Value| {
+                    let mut v = v.clone();
+                    if let Some(map) = v.as_object_mut() {
+                        for f in entry.secret_fields() {
+                            map.remove(*f);
+                        }
+                    }
+                    v
+                };
+                if existing.tool != req.tool
+                    || without_secrets(&existing.args) != without_secrets(&req.args)
+                {
                     return Err(ToolError::field(
                         "idempotency_key",
                         "was already used for a different call",
                     )
                     .into());
                 }
-                return Ok(ProposeOutcome::Pending(existing));
+                let me = Self::member(&mut tx, caller.user_id).await?;
+                return Ok(ProposeOutcome::Pending(existing.with_viewer(&me)));
             }
         }
         let me = Self::member(&mut tx, caller.user_id).await?;
         let now = Utc::now();
         let ctx = me.ctx(now, None);
-        let inspection = entry.inspect(&mut tx, &ctx, &req.args).await?;
+        let inspection = entry.inspect(&mut tx, &ctx, &args).await?;
         let facts = call_facts(entry, caller.tenant_id, inspection.facts);
         let principal = me.principal();
         let mut record = Entry::new(Event::Denied, entry.name());
         record.actor_id = Some(me.user_id);
         record.requester_id = Some(me.user_id);
-        record.args = Some(&req.args);
+        record.args = Some(&args);
 
         match self.policy.on_proposal(&principal, &facts) {
             ApprovalRequirement::Forbidden { reason } => {
@@ -179,7 +253,7 @@ impl Pipeline {
                 Err(ActionError::Denied { reason })
             }
             ApprovalRequirement::Skip => {
-                let result = entry.run(&mut tx, &ctx, &req.args).await?;
+                let result = entry.run(&mut tx, &ctx, &args).await?;
                 record.event = Event::ExecutedRead;
                 record.decision = Some("allowed");
                 audit::write(&mut tx, record).await?;
@@ -195,7 +269,7 @@ impl Pipeline {
                     &mut tx,
                     view::NewAction {
                         tool: entry.name(),
-                        args: &req.args,
+                        args: &args,
                         requester_id: me.user_id,
                         approver_role: approver,
                         preview: &inspection.preview,
@@ -221,12 +295,12 @@ impl Pipeline {
                 {
                     let ctx = me.ctx(now, Some(id));
                     // A failed run rolls the whole proposal back: the caller asked for both or nothing.
-                    let result = entry.run(&mut tx, &ctx, &req.args).await?;
+                    let result = entry.run(&mut tx, &ctx, &args).await?;
                     view::mark_executed(
                         &mut tx,
                         id,
                         me.user_id,
-                        &req.args,
+                        &args,
                         &inspection.preview,
                         &result,
                     )
@@ -244,7 +318,7 @@ impl Pipeline {
                     .await?
                     .ok_or(ActionError::NotFound(id))?;
                 tx.commit().await?;
-                Ok(ProposeOutcome::Pending(created))
+                Ok(ProposeOutcome::Pending(created.with_viewer(&me)))
             }
         }
     }
@@ -272,7 +346,22 @@ impl Pipeline {
             return Err(ActionError::Expired);
         }
         let entry = self.registry.get(&action.tool)?;
-        let args = edited_args.unwrap_or_else(|| action.args.clone());
+        let args = match edited_args {
+            Some(edited) => {
+                // What callers were shown has secrets redacted: keep the stored sealed value.
+                let mut edited = edited;
+                for f in entry.secret_fields() {
+                    if edited.get(*f).and_then(Value::as_str) == Some(crypto::REDACTED) {
+                        if let Some(kept) = action.args.get(*f) {
+                            edited[*f] = kept.clone();
+                        }
+                    }
+                }
+                entry.validate(&edited)?;
+                self.seal_secrets(entry, caller.tenant_id, edited, Some(&action.args))?
+            }
+            None => action.args.clone(),
+        };
         entry.validate(&args)?;
         let approver = Self::member(&mut tx, caller.user_id).await?;
         // The requester's role and the data are read again: the later decision wins.
@@ -455,21 +544,31 @@ mod tests {
                 "no policy allows the tool `{}`",
                 entry.name()
             );
-            let rep = Principal {
-                user_id: Uuid::now_v7(),
-                tenant_id: tenant,
-                role: Role::Rep,
-            };
-            let decision = policy.on_proposal(&rep, &facts);
-            match entry.kind() {
-                ToolKind::Read => {
-                    assert_eq!(decision, ApprovalRequirement::Skip, "{}", entry.name())
+            // Every role allowed to use it: reads run at once, everything else waits for
+            // approval. Admin-only tools are allowed to admins alone.
+            for role in &allowed_for {
+                let p = Principal {
+                    user_id: Uuid::now_v7(),
+                    tenant_id: tenant,
+                    role: *role,
+                };
+                let decision = policy.on_proposal(&p, &facts);
+                match entry.kind() {
+                    ToolKind::Read => {
+                        assert_eq!(decision, ApprovalRequirement::Skip, "{}", entry.name())
+                    }
+                    _ => assert!(
+                        matches!(decision, ApprovalRequirement::NeedsApproval { .. }),
+                        "a write must wait for approval: {} as {role:?} → {decision:?}",
+                        entry.name()
+                    ),
                 }
-                _ => assert!(
-                    matches!(decision, ApprovalRequirement::NeedsApproval { .. }),
-                    "a write must wait for approval: {} → {decision:?}",
-                    entry.name()
-                ),
+            }
+            let admin_only = ["connect_twilio"];
+            if admin_only.contains(&entry.name()) {
+                assert_eq!(allowed_for, [Role::Admin], "{} is admin-only", entry.name());
+            } else {
+                assert_eq!(allowed_for.len(), 3, "{} is for every role", entry.name());
             }
         }
     }

@@ -56,6 +56,8 @@ impl fmt::Display for ActionStatus {
 pub struct ActionView {
     pub id: Uuid,
     pub tool: String,
+    /// The arguments; sealed secrets are shown as `[encrypted]`.
+    #[serde(serialize_with = "redacted_args")]
     pub args: Value,
     pub status: ActionStatus,
     /// `self` (the requester may approve), `manager` or `admin`.
@@ -74,6 +76,10 @@ pub struct ActionView {
     pub result: Option<Value>,
     /// Whether the viewer's role lets them approve it (the decision is re-checked on approve).
     pub can_approve: bool,
+}
+
+fn redacted_args<S: serde::Serializer>(args: &Value, s: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&heimdell_tools::crypto::redacted(args), s)
 }
 
 #[derive(sqlx::FromRow)]

@@ -148,12 +148,15 @@ impl Copilot {
         &self.pipeline
     }
 
-    /// The tools the model is offered: the CRM tools and the runtime's own.
+    /// The tools the model is offered: the CRM tools and the runtime's own. Tools that take a
+    /// secret (connect_twilio's auth token) are left out: a secret has no place in a chat
+    /// transcript or a model's context; people use the panel or the REST API for those.
     pub fn tool_specs(&self) -> Vec<ToolSpec> {
         let mut specs: Vec<ToolSpec> = self
             .pipeline
             .registry()
             .iter()
+            .filter(|t| t.secret_fields().is_empty())
             .map(|t| ToolSpec {
                 name: t.name().to_string(),
                 description: t.description().to_string(),
@@ -451,6 +454,18 @@ impl Copilot {
                 Ok(runtime_tools::numbered(&items))
             }
             runtime_tools::DECIDE => self.decide(caller, user_message, &args, state).await,
+            tool if self
+                .pipeline
+                .registry()
+                .get(tool)
+                .is_ok_and(|t| !t.secret_fields().is_empty()) =>
+            {
+                Ok(tool_error(
+                    "not_allowed",
+                    "This tool takes a secret and is not available in chat; an admin uses the panel or the REST API for it.",
+                    &[],
+                ))
+            }
             tool => {
                 let req = ProposeRequest {
                     tool: tool.to_string(),

@@ -1,16 +1,24 @@
 //! The tools, one module per area of the CRM, and [`standard`], the registry of all of them.
 
 mod activities;
+mod calls;
 mod common;
 mod companies;
+mod consent;
 mod contacts;
 mod deals;
 mod focus;
 mod lookup;
 mod search;
+mod sms;
 mod tasks;
+mod twilio;
 
 pub use activities::LogActivity;
+pub use calls::{Disposition, SetCallDisposition, StartCall};
+pub use consent::RecordConsent;
+pub use sms::{CreateSmsTemplate, DraftSms, ListSmsTemplates, SendSms};
+pub use twilio::ConnectTwilio;
 pub use companies::CreateCompany;
 pub use contacts::{CreateContact, UpdateContact};
 pub use deals::{CreateDeal, MoveDealStage};
@@ -37,7 +45,15 @@ pub fn standard() -> Registry {
         .register::<CreateTask>()
         .register::<CompleteTask>()
         .register::<LogActivity>()
-        .register::<MoveDealStage>();
+        .register::<MoveDealStage>()
+        .register::<DraftSms>()
+        .register::<ListSmsTemplates>()
+        .register::<SendSms>()
+        .register::<StartCall>()
+        .register::<SetCallDisposition>()
+        .register::<RecordConsent>()
+        .register::<CreateSmsTemplate>()
+        .register::<ConnectTwilio>();
     r
 }
 
@@ -49,7 +65,7 @@ mod tests {
     #[test]
     fn every_schema_is_closed_and_described() {
         let r = standard();
-        assert_eq!(r.iter().count(), 14);
+        assert_eq!(r.iter().count(), 22);
         for t in r.iter() {
             let s = t.schema();
             assert_eq!(s["type"], "object", "{}", t.name());
@@ -64,6 +80,60 @@ mod tests {
         assert_eq!(r.get("search").unwrap().kind(), ToolKind::Read);
         assert_eq!(r.get("move_deal_stage").unwrap().kind(), ToolKind::Write);
         assert!(r.get("drop_database").is_err());
+        for (name, kind) in [
+            ("draft_sms", ToolKind::Read),
+            ("list_sms_templates", ToolKind::Read),
+            ("send_sms", ToolKind::Contact),
+            ("start_call", ToolKind::Contact),
+            ("set_call_disposition", ToolKind::Write),
+            ("record_consent", ToolKind::Write),
+            ("create_sms_template", ToolKind::Write),
+            ("connect_twilio", ToolKind::Write),
+        ] {
+            assert_eq!(r.get(name).unwrap().kind(), kind, "{name}");
+        }
+        // Only connect_twilio carries a secret, and only its auth token.
+        for t in r.iter() {
+            let expected: &[&str] = if t.name() == "connect_twilio" {
+                &["auth_token"]
+            } else {
+                &[]
+            };
+            assert_eq!(t.secret_fields(), expected, "{}", t.name());
+        }
+    }
+
+    #[test]
+    fn sms_and_twilio_arguments_are_checked() {
+        let r = standard();
+        let send = r.get("send_sms").unwrap();
+        let id = "0190c0de-0000-7000-8000-000000000001";
+        assert!(send.validate(&serde_json::json!({"contact_id": id, "body": "Hi"})).is_ok());
+        let err = send
+            .validate(&serde_json::json!({"contact_id": "nope", "body": 5, "to": "+1"}))
+            .unwrap_err();
+        let crate::ToolError::InvalidArguments(fields) = err else {
+            panic!("wrong error")
+        };
+        let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+        assert!(names.contains(&"contact_id") && names.contains(&"body") && names.contains(&"to"), "{names:?}");
+        let connect = r.get("connect_twilio").unwrap();
+        let s = connect.schema();
+        assert_eq!(s["properties"]["numbers"]["minItems"], 1, "{s}");
+        assert!(
+            connect
+                .validate(&serde_json::json!({"account_sid": "AC1", "auth_token": "t", "numbers": []}))
+                .is_err()
+        );
+        let disp = r.get("set_call_disposition").unwrap();
+        assert!(
+            disp.validate(&serde_json::json!({"call_id": id, "disposition": "left_voicemail"}))
+                .is_ok()
+        );
+        assert!(
+            disp.validate(&serde_json::json!({"call_id": id, "disposition": "ghosted"}))
+                .is_err()
+        );
     }
 
     #[test]

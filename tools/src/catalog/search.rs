@@ -40,6 +40,9 @@ pub struct SearchInput {
     query: String,
     /// LIKE pattern: the query as a substring, or its digits for phone-like queries.
     pattern: String,
+    /// Up to three LIKE patterns, one per word, that a contact must all contain (a query of
+    /// fewer words repeats its first pattern: the trigram index handles AND, not "match all").
+    words: [String; 3],
     types: Vec<EntityType>,
     limit: i64,
 }
@@ -55,6 +58,41 @@ struct Hit {
 }
 
 pub struct Search;
+
+/// Contacts containing every word of the query (names, email, phone), best word match first;
+/// if none does, a typo-tolerant match on names alone.
+async fn contacts(conn: &mut PgConnection, input: &SearchInput) -> Result<Vec<Hit>, ToolError> {
+    let exact = sqlx::query_as::<_, Hit>(
+        "SELECT 'contact' AS kind, c.id, trim(c.first_name || ' ' || c.last_name) AS title,
+            nullif(concat_ws(' · ', c.email, c.phone, co.name), '') AS subtitle,
+            (1 + word_similarity($1, c.search_text))::float8 AS score
+         FROM contacts c LEFT JOIN companies co ON co.tenant_id = c.tenant_id AND co.id = c.company_id
+         WHERE c.search_text LIKE $2 AND c.search_text LIKE $3 AND c.search_text LIKE $4
+         ORDER BY score DESC, c.id LIMIT $5",
+    )
+    .bind(&input.query)
+    .bind(&input.words[0])
+    .bind(&input.words[1])
+    .bind(&input.words[2])
+    .bind(input.limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    if !exact.is_empty() {
+        return Ok(exact);
+    }
+    Ok(sqlx::query_as::<_, Hit>(
+        "SELECT 'contact' AS kind, c.id, trim(c.first_name || ' ' || c.last_name) AS title,
+            nullif(concat_ws(' · ', c.email, c.phone, co.name), '') AS subtitle,
+            similarity(lower(c.first_name || ' ' || c.last_name), $1)::float8 AS score
+         FROM contacts c LEFT JOIN companies co ON co.tenant_id = c.tenant_id AND co.id = c.company_id
+         WHERE lower(c.first_name || ' ' || c.last_name) % $1
+         ORDER BY score DESC, c.id LIMIT $2",
+    )
+    .bind(&input.query)
+    .bind(input.limit)
+    .fetch_all(&mut *conn)
+    .await?)
+}
 
 impl Tool for Search {
     type Args = SearchArgs;
@@ -74,8 +112,19 @@ impl Tool for Search {
                 .chars()
                 .all(|c| c.is_ascii_digit() || " +-().".contains(c));
         let needle = if phone_like { digits } else { query.clone() };
+        let pattern = format!("%{}%", like_escape(&needle));
+        let mut words: Vec<String> = if phone_like {
+            vec![pattern.clone()]
+        } else {
+            query.split_whitespace().take(3).map(|w| format!("%{}%", like_escape(w))).collect()
+        };
+        while words.len() < 3 {
+            words.push(words.first().cloned().unwrap_or_else(|| pattern.clone()));
+        }
+        let words = [words[0].clone(), words[1].clone(), words[2].clone()];
         Ok(SearchInput {
-            pattern: format!("%{}%", like_escape(&needle)),
+            words,
+            pattern,
             query,
             types: args.types.unwrap_or_else(|| {
                 vec![EntityType::Contact, EntityType::Company, EntityType::Deal]
@@ -104,12 +153,8 @@ impl Tool for Search {
         for t in &input.types {
             let sql = match t {
                 EntityType::Contact => {
-                    "SELECT 'contact' AS kind, c.id, trim(c.first_name || ' ' || c.last_name) AS title,
-                        nullif(concat_ws(' · ', c.email, c.phone, co.name), '') AS subtitle,
-                        (word_similarity($1, c.search_text) + CASE WHEN c.search_text LIKE $2 THEN 0.5 ELSE 0 END)::float8 AS score
-                     FROM contacts c LEFT JOIN companies co ON co.tenant_id = c.tenant_id AND co.id = c.company_id
-                     WHERE c.search_text LIKE $2 OR $1 <% c.search_text
-                     ORDER BY score DESC, c.id LIMIT $3"
+                    hits.extend(contacts(conn, &input).await?);
+                    continue;
                 }
                 EntityType::Company => {
                     "SELECT 'company' AS kind, co.id, co.name AS title, co.domain AS subtitle,

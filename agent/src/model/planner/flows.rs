@@ -4,7 +4,8 @@
 use serde_json::{Value, json};
 
 use super::intent::{
-    CompanyDraft, ContactDraft, Intent, LogDraft, StageMove, TaskDraft, TaskQuery, Which,
+    CompanyDraft, ContactDraft, Intent, LogDraft, StageMove, TaskDraft, TaskQuery, TextDraft,
+    Which,
 };
 use super::names::{ANY, COMPANY, CONTACT, DEAL, Name, Subject};
 use super::reply;
@@ -64,6 +65,8 @@ pub fn run(t: &Turn, intent: Intent) -> Result<String, Halt> {
         Intent::MoveDeal(m) => move_deal(t, m),
         Intent::CreateContact(c) => create_contact(t, c),
         Intent::CreateCompany(c) => create_company(t, c),
+        Intent::Text(d) => text(t, d),
+        Intent::Call(who) => call(t, who),
         Intent::Pending => {
             let r = t.read("list_pending_actions", json!({}))?;
             Ok(reply::pending(&r))
@@ -378,6 +381,36 @@ fn create_company(t: &Turn, c: CompanyDraft) -> Result<String, Halt> {
     }
     let result = t.call("create_company", args)?;
     Ok(reply::write_outcome(&result, &[]))
+}
+
+/// The user's own words are sent as they are: braces would otherwise read as template fields.
+fn literal(body: &str) -> String {
+    body.replace('{', "{{").replace('}', "}}")
+}
+
+/// "Text Jane that I'm running late": find Jane, then propose `send_sms` (the pipeline checks
+/// consent: an opted-out contact is refused with the policy's reason, and nothing is drafted).
+fn text(t: &Turn, d: TextDraft) -> Result<String, Halt> {
+    if d.body.is_empty() {
+        return Err(say(
+            "What should the text say? For example “text Jane that I'm running late”.",
+        ));
+    }
+    let who = resolve(t, &d.to, CONTACT)?;
+    let result = t.call(
+        "send_sms",
+        json!({"contact_id": who.r.id, "body": literal(&d.body)}),
+    )?;
+    let cited: Vec<_> = who.cited(t).into_iter().collect();
+    Ok(reply::write_outcome(&result, &cited))
+}
+
+/// "Call Jane": find Jane, then propose `start_call` (Heimdell rings the rep first).
+fn call(t: &Turn, who: Subject) -> Result<String, Halt> {
+    let found = resolve(t, &who, CONTACT)?;
+    let result = t.call("start_call", json!({"contact_id": found.r.id}))?;
+    let cited: Vec<_> = found.cited(t).into_iter().collect();
+    Ok(reply::write_outcome(&result, &cited))
 }
 
 fn decide(t: &Turn, which: Which, approve: bool) -> Result<String, Halt> {

@@ -91,6 +91,29 @@ fn follow_up(turn: &mut Turn) -> Intent {
     if matches!(before, Intent::Decide { .. }) {
         return now;
     }
+    // Asked what a text or note should say: the answer is the words, whatever they look like
+    // ("running late" is not a question about overdue tasks), unless it cancels, decides, or
+    // is a new request to change something.
+    if before.missing() == Some(intent::Missing::Body)
+        && !matches!(
+            now,
+            Intent::Cancel
+                | Intent::Decide { .. }
+                | Intent::Thanks
+                | Intent::Help
+                | Intent::Text(_)
+                | Intent::Call(_)
+                | Intent::CreateTask(_)
+                | Intent::Log(_)
+                | Intent::MoveDeal(_)
+                | Intent::CreateContact(_)
+                | Intent::CreateCompany(_)
+        )
+    {
+        if let Some(filled) = before.clone().fill(&turn.request, turn.clock) {
+            return filled;
+        }
+    }
     match now {
         Intent::Unknown | Intent::Search(_) if before.missing().is_none() => {
             // A name instead of a number: the listed line that has every word of it.

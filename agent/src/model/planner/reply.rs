@@ -108,6 +108,7 @@ pub fn help() -> String {
      - “What's overdue?”, “Show my tasks for today”\n\
      - “Create a task to call Jane Cooper tomorrow at 10”, “Remind me next Friday to send the proposal”\n\
      - “Log a call with Jane: she wants pricing”\n\
+     - “Text Jane that I'm running late”, “Call Jane”\n\
      - “Move the Acme deal to Proposal”, “Mark it won”\n\
      - “Add a contact Jane Cooper jane@acme.com”\n\
      - “What's pending my approval?”, “Approve 2”\n\
@@ -127,15 +128,15 @@ pub fn unsupported(what: Unsupported) -> String {
     use Unsupported::*;
     let (cant, instead) = match what {
         Texting => (
-            "I can't send text messages from chat yet.",
+            "I can text one person at a time, and only by SMS.",
             Some(
-                "I can create a task to text them (“create a task to text Jane tomorrow”) or log a text you sent (“log a text to Jane: …”).",
+                "Say who and what, e.g. “text Jane that I'm running late”; for later, create a task (“create a task to text Jane tomorrow”).",
             ),
         ),
         Calling => (
-            "I can't place calls yet.",
+            "I can only place a call right now.",
             Some(
-                "I can create a task to call them (“create a task to call Jane tomorrow at 10”) or log a call you made (“log a call with Jane: …”).",
+                "Say “call Jane” to call now, or create a task to call later (“create a task to call Jane tomorrow at 10”).",
             ),
         ),
         Emailing => (

@@ -38,6 +38,10 @@ pub enum Intent {
     CreateContact(ContactDraft),
     /// "Add a company Acme acme.com."
     CreateCompany(CompanyDraft),
+    /// "Text Jane that I'm running late."
+    Text(TextDraft),
+    /// "Call Jane."
+    Call(Subject),
     /// "What's pending my approval?"
     Pending,
     /// "Approve 2", "reject it".
@@ -102,6 +106,14 @@ pub struct ContactDraft {
     pub company: Option<String>,
 }
 
+/// A text to a person, in the user's own words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextDraft {
+    pub to: Subject,
+    /// Empty when the user did not say what to write ("text Jane").
+    pub body: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CompanyDraft {
     pub name: String,
@@ -150,6 +162,7 @@ impl Intent {
             Intent::CreateTask(t) if matches!(t.when, Some(Err(_))) => Some(Missing::When),
             Intent::CreateTask(t) if t.reminder && t.when.is_none() => Some(Missing::When),
             Intent::Log(l) if l.body.is_empty() => Some(Missing::Body),
+            Intent::Text(d) if d.body.is_empty() => Some(Missing::Body),
             Intent::MoveDeal(m) if m.stage.is_empty() => Some(Missing::Stage),
             Intent::CreateContact(c) if c.first_name.is_empty() => Some(Missing::Name),
             Intent::CreateCompany(c) if c.name.is_empty() => Some(Missing::Name),
@@ -178,6 +191,11 @@ impl Intent {
                 l.about = Some(named(ANY)?);
                 Some(Intent::Log(l))
             }
+            Intent::Text(mut d) if !matches!(d.to, Subject::Named(_)) => {
+                d.to = named(names::CONTACT)?;
+                Some(Intent::Text(d))
+            }
+            Intent::Call(Subject::Referent(_)) => Some(Intent::Call(named(names::CONTACT)?)),
             _ => None,
         }
     }
@@ -200,6 +218,10 @@ impl Intent {
             (Missing::Body, Intent::Log(mut l)) => {
                 l.body = capitalise(&text);
                 Some(Intent::Log(l))
+            }
+            (Missing::Body, Intent::Text(mut d)) => {
+                d.body = capitalise(&text);
+                Some(Intent::Text(d))
             }
             (Missing::Stage, Intent::MoveDeal(mut m)) => {
                 m.stage = stage_name(&text);
@@ -283,6 +305,7 @@ pub fn parse(text: &str, clock: Clock) -> Intent {
         writes::move_deal,
         writes::create_contact,
         writes::create_company,
+        writes::reach,
         reads::unsupported,
         reads::pending,
         reads::focus,

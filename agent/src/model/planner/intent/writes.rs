@@ -2,8 +2,8 @@
 //! new contacts and companies.
 
 use super::{
-    CompanyDraft, ContactDraft, Intent, LogDraft, StageMove, TaskDraft, Unsupported, at, lead,
-    looks_like_email, skip, stage_name,
+    CompanyDraft, ContactDraft, Intent, LogDraft, StageMove, TaskDraft, TextDraft, Unsupported,
+    at, lead, looks_like_email, skip, stage_name,
 };
 use crate::model::EntityKind;
 use crate::model::planner::dates::{self, Clock};
@@ -625,4 +625,69 @@ pub(super) fn create_company(s: &Sentence, i: usize, _: Clock) -> Option<Intent>
     }
     c.name = tidy(s.raw(from, name_end));
     Some(Intent::CreateCompany(c))
+}
+
+/// Words for a text message after "send … a".
+const TEXT_WORDS: &[&str] = &["text", "sms", "message", "txt"];
+
+/// The text after the person: "that …", "saying …", ": …", "to say …", "and say …".
+fn text_body(s: &Sentence, k: usize) -> String {
+    let mut k = k;
+    loop {
+        let before = k;
+        k = skip(s, k, &[":", "-", "—", "–", ",", "that", "saying", "and", "to", "say", "tell", "telling", "them", "her", "him"]);
+        if k == before {
+            break;
+        }
+    }
+    capitalise(&tidy(s.raw_from(k)))
+}
+
+/// Texting and calling someone now: "text Jane that I'm running late", "sms Jane: …",
+/// "message Jane saying …", "send Jane a text: …", "send a text to Jane saying …"; "call Jane",
+/// "ring Jane now". A call with more after the name ("call Jane tomorrow at 10") is not a call
+/// now, so it is left to the other rules.
+pub(super) fn reach(s: &Sentence, i: usize, _: Clock) -> Option<Intent> {
+    match s.low(i) {
+        "text" | "sms" | "txt" | "message" => {
+            let k = skip(s, i + 1, &["message"]);
+            let (to, end) = names::person_at(s, k, s.len())?;
+            Some(Intent::Text(TextDraft {
+                to,
+                body: text_body(s, end),
+            }))
+        }
+        "send" => {
+            let k = skip(s, i + 1, &["a", "an", "quick", "short"]);
+            if TEXT_WORDS.contains(&s.low(k)) {
+                // "send a text to Jane saying …"
+                let k = skip(s, k + 1, &["message"]);
+                if s.low(k) != "to" {
+                    return None;
+                }
+                let (to, end) = names::person_at(s, k + 1, s.len())?;
+                return Some(Intent::Text(TextDraft {
+                    to,
+                    body: text_body(s, end),
+                }));
+            }
+            // "send Jane a text: …"
+            let (to, end) = names::person_at(s, i + 1, s.len())?;
+            let k = skip(s, end, &["a", "an", "quick", "short"]);
+            if !TEXT_WORDS.contains(&s.low(k)) {
+                return None;
+            }
+            let k = skip(s, k + 1, &["message"]);
+            Some(Intent::Text(TextDraft {
+                to,
+                body: text_body(s, k),
+            }))
+        }
+        "call" | "ring" | "phone" | "dial" => {
+            let (to, end) = names::person_at(s, i + 1, s.len())?;
+            let rest = skip(s, end, &["now", "please", "right", "away", "back", "up", ".", "!"]);
+            (rest >= s.len()).then_some(Intent::Call(to))
+        }
+        _ => None,
+    }
 }

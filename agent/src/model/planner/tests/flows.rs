@@ -590,3 +590,103 @@ fn moving_a_named_deal_cites_it_after_the_draft() {
         "{text}"
     );
 }
+
+#[test]
+fn text_jane_becomes_an_approval_card_for_send_sms() {
+    let jane = id(1);
+    let action = id(90);
+    let mut chat = Chat::new("text Jane that I'm running late");
+    let first = chat.next();
+    assert_eq!(
+        only_call(&first),
+        ("search".into(), json!({"query": "Jane", "types": ["contact"]}))
+    );
+    chat.answer(
+        &first,
+        &[results(vec![hit("contact", jane, "Jane Cooper", "+14155552671 · Acme")])],
+    );
+    let second = chat.next();
+    assert_eq!(
+        only_call(&second),
+        (
+            "send_sms".into(),
+            json!({"contact_id": jane, "body": "I'm running late"})
+        )
+    );
+    let preview = "Text Jane Cooper at +14155552671: “I'm running late”";
+    chat.answer(&second, &[pending(action, preview, "self")]);
+    let text = final_text(&chat.next());
+    assert!(text.starts_with("I've drafted this for your approval: Text Jane Cooper"), "{text}");
+    assert!(text.contains(&format!("[[action:{action}]]")), "{text}");
+    assert!(text.contains(&format!("[[contact:{jane}]]")), "{text}");
+}
+
+#[test]
+fn texting_an_opted_out_contact_answers_with_the_reason() {
+    let jane = id(1);
+    let mut chat = Chat::new("text Jane Cooper that I'm running late");
+    let first = chat.next();
+    chat.answer(
+        &first,
+        &[results(vec![hit("contact", jane, "Jane Cooper", "Acme")])],
+    );
+    let second = chat.next();
+    assert_eq!(only_call(&second).0, "send_sms");
+    chat.answer(
+        &second,
+        &[json!({"status": "denied", "reason": "This contact has opted out of text messages, so they cannot be texted."})],
+    );
+    let text = final_text(&chat.next());
+    assert_eq!(
+        text,
+        "I can't do that: This contact has opted out of text messages, so they cannot be texted."
+    );
+}
+
+#[test]
+fn a_text_without_words_asks_for_them_and_the_answer_completes_it() {
+    let jane = id(1);
+    let ask = "text Jane";
+    let question = final_text(&Chat::new(ask).next());
+    assert!(question.contains("What should the text say?"), "{question}");
+    let mut chat = Chat::new("running late, sorry {boss}").after(ask, &question);
+    let first = chat.next();
+    assert_eq!(only_call(&first).0, "search");
+    chat.answer(&first, &[results(vec![hit("contact", jane, "Jane Cooper", "Acme")])]);
+    let (name, args) = only_call(&chat.next());
+    assert_eq!(name, "send_sms");
+    // The user's words go as written: braces are escaped, not read as template fields.
+    assert_eq!(
+        args,
+        json!({"contact_id": jane, "body": "Running late, sorry {{boss}}"})
+    );
+    // A new request instead of an answer is taken as that request.
+    let first = Chat::new("call Jane").after(ask, &question).next();
+    assert_eq!(
+        only_call(&first),
+        ("search".into(), json!({"query": "Jane", "types": ["contact"]}))
+    );
+    let never = final_text(&Chat::new("never mind").after(ask, &question).next());
+    assert!(never.starts_with("OK"), "{never}");
+}
+
+#[test]
+fn call_jane_proposes_a_bridged_call() {
+    let jane = id(1);
+    let action = id(91);
+    let mut chat = Chat::new("call Jane now");
+    let first = chat.next();
+    chat.answer(&first, &[results(vec![hit("contact", jane, "Jane Cooper", "Acme")])]);
+    let second = chat.next();
+    assert_eq!(
+        only_call(&second),
+        ("start_call".into(), json!({"contact_id": jane}))
+    );
+    chat.answer(
+        &second,
+        &[pending(action, "Call Jane Cooper at +14155552671: Heimdell rings your phone (+14155559999) first, then connects them", "self")],
+    );
+    let text = final_text(&chat.next());
+    assert!(text.contains("Call Jane Cooper"), "{text}");
+    assert!(text.contains("approve it"), "{text}");
+}

@@ -366,11 +366,32 @@ fn table() -> Vec<(&'static str, Expect)> {
         // Help, limits, and everything else
         ("what can you do?", Says("Log a call with Jane")),
         ("help", Says("drafted for approval")),
+        // Texting and calling: find the person first.
         (
             "text Jane that I'm running late",
-            Says("can't send text messages"),
+            Exactly("search", json!({"query": "Jane", "types": ["contact"]})),
         ),
-        ("call Jane now", Says("can't place calls")),
+        (
+            "please text Jane Cooper: running 10 minutes late",
+            Exactly("search", json!({"query": "Jane Cooper", "types": ["contact"]})),
+        ),
+        (
+            "send Jane a text saying the deck is ready",
+            Exactly("search", json!({"query": "Jane", "types": ["contact"]})),
+        ),
+        (
+            "send a text to Jane Cooper that I'm outside",
+            Exactly("search", json!({"query": "Jane Cooper", "types": ["contact"]})),
+        ),
+        (
+            "message Jane saying see you at 3",
+            Exactly("search", json!({"query": "Jane", "types": ["contact"]})),
+        ),
+        ("text Jane", Says("What should the text say?")),
+        ("call Jane now", Exactly("search", json!({"query": "Jane", "types": ["contact"]}))),
+        ("ring Jane Cooper", Exactly("search", json!({"query": "Jane Cooper", "types": ["contact"]}))),
+        ("call Jane tomorrow at 10", Says("only place a call right now")),
+        ("whatsapp Jane", Says("only by SMS")),
         ("email the proposal to Jane", Says("can't send emails")),
         ("import contacts from my CSV", Says("can't import")),
         ("delete Jane Cooper", Says("can't delete")),
