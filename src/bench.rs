@@ -5,6 +5,10 @@
 //!   database in DATABASE_URL (seed it with `seed-demo --contacts 100000` first).
 //! - `chat-load`: a second process that plays N chat users against a running server over HTTP,
 //!   each sending one message every few seconds, and reports errors and latency percentiles.
+//! - `sms` ([`sms`]): approved texts delivered by the outbox worker to a fake Twilio, and signed
+//!   inbound SMS webhooks against the real server.
+
+pub mod sms;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -210,12 +214,20 @@ pub async fn chat_load(
     ];
     let results = Arc::new(tokio::sync::Mutex::new((Vec::new(), 0usize)));
     let deadline = Instant::now() + duration;
+    let tokens: Vec<String> = token
+        .split(',')
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect();
+    if tokens.is_empty() {
+        bail!("give at least one API token");
+    }
     let mut handles = Vec::new();
     for u in 0..users {
         let (client, chat, token, results) = (
             client.clone(),
             chat.clone(),
-            token.to_string(),
+            tokens[u % tokens.len()].clone(),
             results.clone(),
         );
         handles.push(tokio::spawn(async move {

@@ -101,15 +101,17 @@ pub const DEFAULT_TWILIO_BASE_URL: &str = "https://api.twilio.com";
 
 /// An absolute http(s) URL with a host and nothing after the path, trailing slash removed.
 fn base_url(var: &str, text: &str) -> anyhow::Result<String> {
-    let url = reqwest::Url::parse(text.trim())
-        .with_context(|| format!("{var}={text} is not a URL"))?;
+    let url =
+        reqwest::Url::parse(text.trim()).with_context(|| format!("{var}={text} is not a URL"))?;
     if !matches!(url.scheme(), "http" | "https")
         || url.host_str().is_none()
         || url.query().is_some()
         || url.fragment().is_some()
         || !url.username().is_empty()
     {
-        bail!("{var}={text}: give an http(s) URL with a host and no query, e.g. https://crm.example.com");
+        bail!(
+            "{var}={text}: give an http(s) URL with a host and no query, e.g. https://crm.example.com"
+        );
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
@@ -321,7 +323,10 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(e.contains(var), "{var}={bad}: {e}");
-            assert!(!e.contains("too-short") || var != "HEIMDELL_SECRET_KEY", "{e}");
+            assert!(
+                !e.contains("too-short") || var != "HEIMDELL_SECRET_KEY",
+                "{e}"
+            );
         }
     }
 }

@@ -50,6 +50,20 @@ enum Command {
 
 #[derive(Subcommand)]
 enum BenchWhat {
+    /// Texting: N approved texts to distinct contacts delivered by the outbox worker to an
+    /// in-process fake Twilio (timed), then signed inbound SMS webhooks against the real server
+    /// at a fixed rate (latency percentiles). Uses its own "Bench SMS" tenant.
+    Sms {
+        /// Approved texts to deliver, each to a different contact.
+        #[arg(long, default_value_t = 1000)]
+        messages: usize,
+        /// Inbound webhooks a second.
+        #[arg(long, default_value_t = 500.0)]
+        webhook_rate: f64,
+        /// Seconds of inbound webhooks.
+        #[arg(long, default_value_t = 10.0)]
+        webhook_seconds: f64,
+    },
     /// Time building context packs in-process and print percentiles.
     ContextPack {
         #[arg(long, default_value_t = 500)]
@@ -131,6 +145,21 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Bench { what } => match what {
+            BenchWhat::Sms {
+                messages,
+                webhook_rate,
+                webhook_seconds,
+            } => {
+                let pool = database::connect_app(&config.database).await?;
+                println!(
+                    "sms delivery: {}",
+                    bench::sms::delivery(&config, pool.clone(), messages).await?
+                );
+                println!(
+                    "sms inbound: {}",
+                    bench::sms::inbound(&config, pool, webhook_rate, webhook_seconds).await?
+                );
+            }
             BenchWhat::ContextPack { iterations } => {
                 let pool = database::connect_app(&config.database).await?;
                 println!(

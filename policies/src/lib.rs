@@ -17,6 +17,4 @@ pub mod model;
 
 pub use engine::PolicyEngine;
 pub use error::PolicyError;
-pub use model::{
-    ApprovalRequirement, ApproverRole, CallFacts, Channel, Principal, Role, ToolKind,
-};
+pub use model::{ApprovalRequirement, ApproverRole, CallFacts, Channel, Principal, Role, ToolKind};

@@ -676,17 +676,105 @@ fn consent_rules_for_texts_and_calls() {
     let cases: [(&str, &str, Tweak, Option<&str>); 13] = [
         ("send_sms", "ordinary text", |c| sms(c), None),
         ("start_call", "ordinary call", |c| phone_call(c), None),
-        ("send_sms", "opted out of SMS", |c| { sms(c); c.sms_opt_out = true }, Some("opted out of text messages")),
-        ("start_call", "opted out of SMS may still be called", |c| { phone_call(c); c.sms_opt_out = true }, None),
-        ("start_call", "do not call", |c| { phone_call(c); c.do_not_call = true }, Some("asked not to be called")),
-        ("send_sms", "do not call may still be texted", |c| { sms(c); c.do_not_call = true }, None),
-        ("send_sms", "anonymised, text", |c| { sms(c); c.anonymised = true }, Some("anonymised")),
-        ("start_call", "anonymised, call", |c| { phone_call(c); c.anonymised = true }, Some("anonymised")),
-        ("send_sms", "no valid number, text", |c| { sms(c); c.no_valid_phone = true }, Some("E.164")),
-        ("start_call", "no valid number, call", |c| { phone_call(c); c.no_valid_phone = true }, Some("E.164")),
-        ("start_call", "quiet hours, call", |c| { phone_call(c); c.quiet_hours = true }, Some("quiet hours")),
-        ("send_sms", "quiet hours, text waits (not forbidden)", |c| { sms(c); c.quiet_hours = true }, None),
-        ("send_sms", "rep texts someone else's contact", |c| { sms(c); c.foreign_owned = true }, Some("own")),
+        (
+            "send_sms",
+            "opted out of SMS",
+            |c| {
+                sms(c);
+                c.sms_opt_out = true
+            },
+            Some("opted out of text messages"),
+        ),
+        (
+            "start_call",
+            "opted out of SMS may still be called",
+            |c| {
+                phone_call(c);
+                c.sms_opt_out = true
+            },
+            None,
+        ),
+        (
+            "start_call",
+            "do not call",
+            |c| {
+                phone_call(c);
+                c.do_not_call = true
+            },
+            Some("asked not to be called"),
+        ),
+        (
+            "send_sms",
+            "do not call may still be texted",
+            |c| {
+                sms(c);
+                c.do_not_call = true
+            },
+            None,
+        ),
+        (
+            "send_sms",
+            "anonymised, text",
+            |c| {
+                sms(c);
+                c.anonymised = true
+            },
+            Some("anonymised"),
+        ),
+        (
+            "start_call",
+            "anonymised, call",
+            |c| {
+                phone_call(c);
+                c.anonymised = true
+            },
+            Some("anonymised"),
+        ),
+        (
+            "send_sms",
+            "no valid number, text",
+            |c| {
+                sms(c);
+                c.no_valid_phone = true
+            },
+            Some("E.164"),
+        ),
+        (
+            "start_call",
+            "no valid number, call",
+            |c| {
+                phone_call(c);
+                c.no_valid_phone = true
+            },
+            Some("E.164"),
+        ),
+        (
+            "start_call",
+            "quiet hours, call",
+            |c| {
+                phone_call(c);
+                c.quiet_hours = true
+            },
+            Some("quiet hours"),
+        ),
+        (
+            "send_sms",
+            "quiet hours, text waits (not forbidden)",
+            |c| {
+                sms(c);
+                c.quiet_hours = true
+            },
+            None,
+        ),
+        (
+            "send_sms",
+            "rep texts someone else's contact",
+            |c| {
+                sms(c);
+                c.foreign_owned = true
+            },
+            Some("own"),
+        ),
     ];
     let mut failures = Vec::new();
     for role in Role::ALL {
@@ -695,19 +783,34 @@ fn consent_rules_for_texts_and_calls() {
             let mut facts = call(tool, Contact);
             tweak(&mut facts);
             // Ownership is a rep rule only.
-            let denied = if name.starts_with("rep ") && role != Role::Rep { None } else { denied };
+            let denied = if name.starts_with("rep ") && role != Role::Rep {
+                None
+            } else {
+                denied
+            };
             let got = engine.on_proposal(&requester, &facts);
             match (denied, &got) {
-                (None, ApprovalRequirement::NeedsApproval { approver: ApproverRole::SelfApprove, .. }) => {}
-                (Some(piece), ApprovalRequirement::Forbidden { reason }) if reason.contains(piece) => {}
-                _ => failures.push(format!("{role} {name}: want denied={denied:?}, got {got:?}")),
+                (
+                    None,
+                    ApprovalRequirement::NeedsApproval {
+                        approver: ApproverRole::SelfApprove,
+                        ..
+                    },
+                ) => {}
+                (Some(piece), ApprovalRequirement::Forbidden { reason })
+                    if reason.contains(piece) => {}
+                _ => failures.push(format!(
+                    "{role} {name}: want denied={denied:?}, got {got:?}"
+                )),
             }
             // The same facts at approval time decide the same way.
             let approved = engine.on_approval(&requester, &requester, &facts);
             match (denied, &approved) {
                 (None, Ok(())) => {}
                 (Some(piece), Err(reason)) if reason.contains(piece) => {}
-                _ => failures.push(format!("{role} {name} at approval: want denied={denied:?}, got {approved:?}")),
+                _ => failures.push(format!(
+                    "{role} {name} at approval: want denied={denied:?}, got {approved:?}"
+                )),
             }
         }
     }
@@ -719,7 +822,10 @@ fn consent_rules_for_texts_and_calls() {
     facts.sms_opt_out = true;
     let manager = user(2, Role::Manager, TENANT);
     let err = engine.on_approval(&rep, &manager, &facts).unwrap_err();
-    assert!(err.contains("no longer allowed") && err.contains("opted out"), "{err}");
+    assert!(
+        err.contains("no longer allowed") && err.contains("opted out"),
+        "{err}"
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -742,11 +848,17 @@ fn connect_twilio_is_admin_only() {
         let p = user(3, role, TENANT);
         match engine.on_proposal(&p, &facts) {
             ApprovalRequirement::Forbidden { reason } => {
-                assert!(reason.contains("Only an admin may connect Twilio"), "{reason}")
+                assert!(
+                    reason.contains("Only an admin may connect Twilio"),
+                    "{reason}"
+                )
             }
             other => panic!("{role} must not propose connect_twilio: {other:?}"),
         }
-        assert!(engine.on_approval(&admin, &p, &facts).is_err(), "{role} approves");
+        assert!(
+            engine.on_approval(&admin, &p, &facts).is_err(),
+            "{role} approves"
+        );
     }
     // Presented as another kind, it is still not allowed.
     let mut sneaky = call("connect_twilio", ToolKind::Read);

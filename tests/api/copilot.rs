@@ -130,10 +130,11 @@ async fn writes_become_approval_cards_and_nothing_runs() {
         .await
         .unwrap();
     assert_eq!(n, 0, "nothing runs before approval");
-    let source: String = sqlx::query_scalar("SELECT source FROM proposed_actions WHERE status = 'pending'")
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
+    let source: String =
+        sqlx::query_scalar("SELECT source FROM proposed_actions WHERE status = 'pending'")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
     assert_eq!(source, "chat");
 }
 

@@ -2,10 +2,10 @@
 //! real server on 127.0.0.1:0, connected as the app role, exactly as `heimdell serve` runs it.
 
 use heimdell::config::{Config, DatabaseConfig, LogFormat};
-use secrecy::ExposeSecret;
 use heimdell_tools::db::set_tenant;
 use heimdell_tools::identity::{TOKEN_PREFIX, hash_password, new_secret, secret_hash};
 use reqwest::{Client, Response, StatusCode};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool};

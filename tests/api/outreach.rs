@@ -79,7 +79,13 @@ async fn connect_twilio_is_admin_only_and_the_token_is_never_stored_or_shown_in_
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
         assert_eq!(error_code(&v), "policy_denied");
-        assert!(v["error"]["message"].as_str().unwrap().contains("Only an admin"), "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Only an admin"),
+            "{v}"
+        );
     }
     // Reps do not even see it offered.
     let (_, tools) = app.get(&t.rep, "/api/v1/tools").await;
@@ -116,7 +122,10 @@ async fn connect_twilio_is_admin_only_and_the_token_is_never_stored_or_shown_in_
     assert_eq!(status, StatusCode::OK, "{done}");
     assert_eq!(done["result"]["connected"], true);
     assert_eq!(done["result"]["recording_enabled"], true);
-    assert_eq!(done["result"]["quiet_hours"], json!({"start": "21:00", "end": "08:00"}));
+    assert_eq!(
+        done["result"]["quiet_hours"],
+        json!({"start": "21:00", "end": "08:00"})
+    );
     assert!(!done.to_string().contains(TOKEN), "{done}");
     let (_, got) = app.get(&t.admin, &format!("/api/v1/actions/{id}")).await;
     assert_eq!(got["args"]["auth_token"], "[encrypted]");
@@ -144,7 +153,10 @@ async fn connect_twilio_is_admin_only_and_the_token_is_never_stored_or_shown_in_
     // Reconnecting keeps settings not given again.
     let again = connect(&app, &t, json!({})).await;
     assert_eq!(again["recording_enabled"], true);
-    assert_eq!(again["quiet_hours"], json!({"start": "00:00", "end": "00:00"}));
+    assert_eq!(
+        again["quiet_hours"],
+        json!({"start": "00:00", "end": "00:00"})
+    );
 }
 
 #[tokio::test]
@@ -155,14 +167,27 @@ async fn texts_are_refused_for_opted_out_anonymised_or_numberless_contacts() {
 
     // Not connected yet: a clear conflict.
     let (status, v) = app
-        .propose(&t.rep, "send_sms", json!({"contact_id": jane, "body": "Hi"}))
+        .propose(
+            &t.rep,
+            "send_sms",
+            json!({"contact_id": jane, "body": "Hi"}),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("connect_twilio"));
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("connect_twilio")
+    );
 
     connect(&app, &t, json!({})).await;
     let (status, v) = app
-        .propose(&t.rep, "send_sms", json!({"contact_id": jane, "body": "Hi {first_name}"}))
+        .propose(
+            &t.rep,
+            "send_sms",
+            json!({"contact_id": jane, "body": "Hi {first_name}"}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{v}");
     assert_eq!(v["approver_role"], "self");
@@ -171,9 +196,18 @@ async fn texts_are_refused_for_opted_out_anonymised_or_numberless_contacts() {
     // Opted out (recorded as consent history), anonymised, no valid number: each refused with
     // the policy's own words, and nothing is stored but the audit entry.
     let cases: [(&str, &str); 3] = [
-        ("UPDATE contacts SET sms_opt_out = true WHERE id = $1", "opted out of text messages"),
-        ("UPDATE contacts SET sms_opt_out = false, anonymised = true WHERE id = $1", "anonymised"),
-        ("UPDATE contacts SET anonymised = false, phone = '555-0100' WHERE id = $1", "E.164"),
+        (
+            "UPDATE contacts SET sms_opt_out = true WHERE id = $1",
+            "opted out of text messages",
+        ),
+        (
+            "UPDATE contacts SET sms_opt_out = false, anonymised = true WHERE id = $1",
+            "anonymised",
+        ),
+        (
+            "UPDATE contacts SET anonymised = false, phone = '555-0100' WHERE id = $1",
+            "E.164",
+        ),
     ];
     for (sql, reason) in cases {
         let mut tx = app.tenant_conn(t.id).await;
@@ -181,14 +215,29 @@ async fn texts_are_refused_for_opted_out_anonymised_or_numberless_contacts() {
         tx.commit().await.unwrap();
         let before = count(&app, &t, "SELECT count(*) FROM proposed_actions").await;
         let (status, v) = app
-            .propose(&t.rep, "send_sms", json!({"contact_id": jane, "body": "Hi"}))
+            .propose(
+                &t.rep,
+                "send_sms",
+                json!({"contact_id": jane, "body": "Hi"}),
+            )
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{reason}: {v}");
         assert_eq!(error_code(&v), "policy_denied");
-        assert!(v["error"]["message"].as_str().unwrap().contains(reason), "{v}");
-        assert_eq!(count(&app, &t, "SELECT count(*) FROM proposed_actions").await, before);
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(reason),
+            "{v}"
+        );
+        assert_eq!(
+            count(&app, &t, "SELECT count(*) FROM proposed_actions").await,
+            before
+        );
     }
-    let denied = count(&app, &t, "SELECT count(*) FROM audit_log WHERE event = 'denied' AND tool = 'send_sms'").await;
+    let denied = count(
+        &app,
+        &t,
+        "SELECT count(*) FROM audit_log WHERE event = 'denied' AND tool = 'send_sms'",
+    )
+    .await;
     assert_eq!(denied, 3);
 
     // A rep may not text someone else's contact.
@@ -206,7 +255,11 @@ async fn an_opt_out_between_proposal_and_approval_blocks_the_send() {
     connect(&app, &t, json!({})).await;
     let jane = contact(&app, &t.rep, "Jane", "+14155552671", "America/Chicago").await;
     let (status, pending) = app
-        .propose(&t.rep, "send_sms", json!({"contact_id": jane, "body": "Running late"}))
+        .propose(
+            &t.rep,
+            "send_sms",
+            json!({"contact_id": jane, "body": "Running late"}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{pending}");
 
@@ -220,13 +273,25 @@ async fn an_opt_out_between_proposal_and_approval_blocks_the_send() {
 
     let (status, v) = app.approve(&t.rep, pending["id"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("opted out"), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("opted out"),
+        "{v}"
+    );
     assert_eq!(count(&app, &t, "SELECT count(*) FROM outbox_jobs").await, 0);
     assert_eq!(count(&app, &t, "SELECT count(*) FROM messages").await, 0);
     let (_, a) = app
-        .get(&t.rep, &format!("/api/v1/actions/{}", pending["id"].as_str().unwrap()))
+        .get(
+            &t.rep,
+            &format!("/api/v1/actions/{}", pending["id"].as_str().unwrap()),
+        )
         .await;
-    assert_eq!(a["status"], "pending", "the denied approval leaves it pending: {a}");
+    assert_eq!(
+        a["status"], "pending",
+        "the denied approval leaves it pending: {a}"
+    );
 }
 
 #[tokio::test]
@@ -236,7 +301,11 @@ async fn an_approved_text_goes_to_the_outbox_with_its_message_and_timeline_entry
     connect(&app, &t, json!({})).await;
     let jane = contact(&app, &t.rep, "Jane", "+14155552671", "America/Chicago").await;
     let (_, pending) = app
-        .propose(&t.rep, "send_sms", json!({"contact_id": jane, "body": "Hi {first_name}, running late"}))
+        .propose(
+            &t.rep,
+            "send_sms",
+            json!({"contact_id": jane, "body": "Hi {first_name}, running late"}),
+        )
         .await;
     let id = pending["id"].as_str().unwrap();
     let (status, done) = app.approve(&t.rep, id).await;
@@ -258,7 +327,10 @@ async fn an_approved_text_goes_to_the_outbox_with_its_message_and_timeline_entry
         .fetch_one(&mut *tx)
         .await
         .unwrap();
-    assert_eq!((kind.as_str(), status.as_str(), message_status.as_str()), ("sms", "pending", "pending"));
+    assert_eq!(
+        (kind.as_str(), status.as_str(), message_status.as_str()),
+        ("sms", "pending", "pending")
+    );
     assert_eq!(key, format!("sms:{id}"));
     assert_eq!(activity, "Text to Jane Cooper — queued");
 }
@@ -271,11 +343,21 @@ async fn templates_fill_fields_from_the_record_and_unknown_fields_are_errors() {
     let jane = contact(&app, &t.rep, "Jane", "+14155552671", "America/Chicago").await;
 
     let (status, v) = app
-        .propose(&t.rep, "create_sms_template", json!({"name": "Late", "body": "Hi {nickname}"}))
+        .propose(
+            &t.rep,
+            "create_sms_template",
+            json!({"name": "Late", "body": "Hi {nickname}"}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
     assert_eq!(error_fields(&v), ["body"]);
-    assert!(v["error"]["message"].as_str().unwrap().contains("{nickname}"), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("{nickname}"),
+        "{v}"
+    );
 
     let created = app
         .run(
@@ -285,9 +367,16 @@ async fn templates_fill_fields_from_the_record_and_unknown_fields_are_errors() {
         )
         .await;
     let template = created["template"]["id"].as_str().unwrap().to_string();
-    assert_eq!(created["template"]["fields"], json!(["first_name", "sender_name"]));
+    assert_eq!(
+        created["template"]["fields"],
+        json!(["first_name", "sender_name"])
+    );
     let (status, v) = app
-        .propose(&t.rep, "create_sms_template", json!({"name": "late", "body": "x"}))
+        .propose(
+            &t.rep,
+            "create_sms_template",
+            json!({"name": "late", "body": "x"}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
     assert_eq!(error_fields(&v), ["name"]);
@@ -297,22 +386,43 @@ async fn templates_fill_fields_from_the_record_and_unknown_fields_are_errors() {
     assert_eq!(listed["result"]["templates"][0]["name"], "Late");
 
     let (status, draft) = app
-        .propose(&t.rep, "draft_sms", json!({"contact_id": jane, "template_id": template}))
+        .propose(
+            &t.rep,
+            "draft_sms",
+            json!({"contact_id": jane, "template_id": template}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{draft}");
-    assert_eq!(draft["result"]["body"], "Hi Jane, rep1 Acme here: running late.");
+    assert_eq!(
+        draft["result"]["body"],
+        "Hi Jane, rep1 Acme here: running late."
+    );
     assert_eq!(draft["result"]["segments"], 1);
     assert_eq!(draft["result"]["can_send"], true);
 
     // A field the record has no value for is an error, not a blank.
     let (status, v) = app
-        .propose(&t.rep, "send_sms", json!({"contact_id": jane, "body": "Hi {company} team"}))
+        .propose(
+            &t.rep,
+            "send_sms",
+            json!({"contact_id": jane, "body": "Hi {company} team"}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
     assert_eq!(error_fields(&v), ["body"]);
-    assert!(v["error"]["message"].as_str().unwrap().contains("no company"), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no company"),
+        "{v}"
+    );
     let (status, v) = app
-        .propose(&t.rep, "send_sms", json!({"contact_id": jane, "template_id": Uuid::now_v7()}))
+        .propose(
+            &t.rep,
+            "send_sms",
+            json!({"contact_id": jane, "template_id": Uuid::now_v7()}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
     assert_eq!(error_fields(&v), ["template_id"]);
@@ -322,11 +432,18 @@ async fn templates_fill_fields_from_the_record_and_unknown_fields_are_errors() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
 
     let (_, pending) = app
-        .propose(&t.rep, "send_sms", json!({"contact_id": jane, "template_id": template}))
+        .propose(
+            &t.rep,
+            "send_sms",
+            json!({"contact_id": jane, "template_id": template}),
+        )
         .await;
     let (status, done) = app.approve(&t.rep, pending["id"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::OK, "{done}");
-    assert_eq!(done["result"]["body"], "Hi Jane, rep1 Acme here: running late.");
+    assert_eq!(
+        done["result"]["body"],
+        "Hi Jane, rep1 Acme here: running late."
+    );
 }
 
 /// Hour `h` today as `HH:00`, wrapping around midnight.
@@ -349,9 +466,16 @@ async fn a_text_approved_in_quiet_hours_is_scheduled_for_the_next_allowed_time()
     .await;
     let jane = contact(&app, &t.rep, "Jane", "+14155552671", "UTC").await;
     let (_, pending) = app
-        .propose(&t.rep, "send_sms", json!({"contact_id": jane, "body": "Good morning"}))
+        .propose(
+            &t.rep,
+            "send_sms",
+            json!({"contact_id": jane, "body": "Good morning"}),
+        )
         .await;
-    assert!(pending["preview"].as_str().unwrap().contains("quiet hours"), "{pending}");
+    assert!(
+        pending["preview"].as_str().unwrap().contains("quiet hours"),
+        "{pending}"
+    );
     let (status, done) = app.approve(&t.rep, pending["id"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::OK, "{done}");
     let r = &done["result"];
@@ -379,9 +503,17 @@ async fn a_text_approved_in_quiet_hours_is_scheduled_for_the_next_allowed_time()
 
     // Calls are not scheduled: one in quiet hours is refused with the reason.
     set_user_phone(&app, &t, t.rep.id, "+14155559999").await;
-    let (status, v) = app.propose(&t.rep, "start_call", json!({"contact_id": jane})).await;
+    let (status, v) = app
+        .propose(&t.rep, "start_call", json!({"contact_id": jane}))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("quiet hours"), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("quiet hours"),
+        "{v}"
+    );
 }
 
 #[tokio::test]
@@ -391,19 +523,40 @@ async fn calls_need_the_reps_phone_respect_do_not_call_and_take_a_disposition() 
     connect(&app, &t, json!({})).await;
     let jane = contact(&app, &t.rep, "Jane", "+14155552671", "America/Chicago").await;
 
-    let (status, v) = app.propose(&t.rep, "start_call", json!({"contact_id": jane})).await;
+    let (status, v) = app
+        .propose(&t.rep, "start_call", json!({"contact_id": jane}))
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("phone"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("phone"),
+        "{v}"
+    );
 
     set_user_phone(&app, &t, t.rep.id, "+14155559999").await;
-    let (status, pending) = app.propose(&t.rep, "start_call", json!({"contact_id": jane})).await;
+    let (status, pending) = app
+        .propose(&t.rep, "start_call", json!({"contact_id": jane}))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{pending}");
-    assert!(pending["preview"].as_str().unwrap().contains("+14155559999"), "{pending}");
+    assert!(
+        pending["preview"]
+            .as_str()
+            .unwrap()
+            .contains("+14155559999"),
+        "{pending}"
+    );
     let (status, done) = app.approve(&t.rep, pending["id"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::OK, "{done}");
     let call_id = done["result"]["call_id"].as_str().unwrap().to_string();
     assert_eq!(done["result"]["status"], "queued");
-    assert_eq!(count(&app, &t, "SELECT count(*) FROM outbox_jobs WHERE kind = 'call'").await, 1);
+    assert_eq!(
+        count(
+            &app,
+            &t,
+            "SELECT count(*) FROM outbox_jobs WHERE kind = 'call'"
+        )
+        .await,
+        1
+    );
 
     // The rep records how it went; the timeline shows it.
     let r = app
@@ -421,11 +574,18 @@ async fn calls_need_the_reps_phone_respect_do_not_call_and_take_a_disposition() 
             .await
             .unwrap();
     assert!(subject.ends_with("— left voicemail"), "{subject}");
-    assert_eq!(body.as_deref(), Some("Outcome: left voicemail. Call back Monday"));
+    assert_eq!(
+        body.as_deref(),
+        Some("Outcome: left voicemail. Call back Monday")
+    );
     drop(tx);
     // Another rep may not set the outcome of this rep's call.
     let (status, _) = app
-        .propose(&t.rep2, "set_call_disposition", json!({"call_id": call_id, "disposition": "busy"}))
+        .propose(
+            &t.rep2,
+            "set_call_disposition",
+            json!({"call_id": call_id, "disposition": "busy"}),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
@@ -436,9 +596,17 @@ async fn calls_need_the_reps_phone_respect_do_not_call_and_take_a_disposition() 
         json!({"contact_id": jane, "channel": "call", "status": "withdrawn", "source": "email"}),
     )
     .await;
-    let (status, v) = app.propose(&t.rep, "start_call", json!({"contact_id": jane})).await;
+    let (status, v) = app
+        .propose(&t.rep, "start_call", json!({"contact_id": jane}))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("asked not to be called"), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("asked not to be called"),
+        "{v}"
+    );
 }
 
 #[tokio::test]
@@ -497,6 +665,8 @@ async fn consent_is_kept_as_history_and_the_latest_record_wins() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     // The history is append-only for the app role.
     let mut tx = app.tenant_conn(t.id).await;
-    let err = sqlx::query("DELETE FROM consent_events").execute(&mut *tx).await;
+    let err = sqlx::query("DELETE FROM consent_events")
+        .execute(&mut *tx)
+        .await;
     assert!(err.is_err());
 }

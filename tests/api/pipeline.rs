@@ -25,7 +25,10 @@ async fn reads_run_at_once_and_writes_wait_for_approval() {
     assert_eq!(status, StatusCode::CREATED, "{pending}");
     assert_eq!(pending["status"], "pending");
     assert_eq!(pending["approver_role"], "self");
-    assert_eq!(pending["can_approve"], true, "the requester may approve their own self-tier action");
+    assert_eq!(
+        pending["can_approve"], true,
+        "the requester may approve their own self-tier action"
+    );
     assert_eq!(pending["tool"], "create_task");
     assert!(
         pending["preview"].as_str().unwrap().contains("Call Jane"),

@@ -40,7 +40,9 @@ pub enum CryptoError {
     NotSealed,
     /// The sealed value was cut short or altered, sealed under another key, or sealed for
     /// another tenant or purpose.
-    #[error("the sealed secret does not open with this key (wrong key, tenant or purpose, or altered)")]
+    #[error(
+        "the sealed secret does not open with this key (wrong key, tenant or purpose, or altered)"
+    )]
     Inauthentic,
     /// The random number generator failed (practically never).
     #[error("no randomness available for a nonce")]
@@ -180,16 +182,31 @@ mod tests {
         assert_eq!(key.open(&sealed, &aad).unwrap().expose_secret(), "tok-123");
         // Another tenant, another purpose, another key, or a flipped bit: nothing opens.
         let other = secret_aad(Uuid::now_v7(), "connect_twilio.auth_token");
-        assert_eq!(key.open(&sealed, &other).err(), Some(CryptoError::Inauthentic));
-        assert_eq!(key.open(&sealed, &secret_aad(tenant, "other")).err(), Some(CryptoError::Inauthentic));
-        assert_eq!(SecretKey::generate().open(&sealed, &aad).err(), Some(CryptoError::Inauthentic));
+        assert_eq!(
+            key.open(&sealed, &other).err(),
+            Some(CryptoError::Inauthentic)
+        );
+        assert_eq!(
+            key.open(&sealed, &secret_aad(tenant, "other")).err(),
+            Some(CryptoError::Inauthentic)
+        );
+        assert_eq!(
+            SecretKey::generate().open(&sealed, &aad).err(),
+            Some(CryptoError::Inauthentic)
+        );
         let mut altered = sealed.clone().into_bytes();
         let last = altered.len() - 3;
         altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
         let altered = String::from_utf8(altered).unwrap();
-        assert_eq!(key.open(&altered, &aad).err(), Some(CryptoError::Inauthentic));
+        assert_eq!(
+            key.open(&altered, &aad).err(),
+            Some(CryptoError::Inauthentic)
+        );
         assert_eq!(key.open("plain", &aad).err(), Some(CryptoError::NotSealed));
-        assert_eq!(key.open("sealed:v1:AAAA", &aad).err(), Some(CryptoError::Inauthentic));
+        assert_eq!(
+            key.open("sealed:v1:AAAA", &aad).err(),
+            Some(CryptoError::Inauthentic)
+        );
     }
 
     #[test]

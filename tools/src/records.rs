@@ -260,11 +260,14 @@ pub async fn list_contacts(
             .await?
         }
         None => {
-            sqlx::query_as::<_, ContactRecord>(concat!(contact_select!(), " WHERE c.id > $1 ORDER BY c.id LIMIT $2"))
-                .bind(after)
-                .bind(limit + 1)
-                .fetch_all(conn)
-                .await?
+            sqlx::query_as::<_, ContactRecord>(concat!(
+                contact_select!(),
+                " WHERE c.id > $1 ORDER BY c.id LIMIT $2"
+            ))
+            .bind(after)
+            .bind(limit + 1)
+            .fetch_all(conn)
+            .await?
         }
     };
     Ok(page(rows, limit, |r| r.id))

@@ -59,7 +59,10 @@ pub fn router(state: ApiState) -> Router {
     // Twilio's webhooks: authenticated by their signature, not by a user. Full paths, not a
     // nested router: the signature covers the URL exactly as Twilio requested it.
     let webhooks = Router::new()
-        .route("/webhooks/twilio/{tenant_id}/sms", post(twilio::inbound_sms))
+        .route(
+            "/webhooks/twilio/{tenant_id}/sms",
+            post(twilio::inbound_sms),
+        )
         .route(
             "/webhooks/twilio/{tenant_id}/sms-status",
             post(twilio::sms_status),

@@ -78,9 +78,7 @@ async fn verify(
         );
         return Err(forbidden());
     };
-    let signature = headers
-        .get(SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok());
+    let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
     if signature.is_none_or(str::is_empty) {
         return Err(forbidden());
     }
@@ -325,7 +323,9 @@ pub async fn connect(
             result["webhooks"] = webhooks(&state, user.tenant_id);
             (StatusCode::OK, axum::Json(result)).into_response()
         }
-        ProposeOutcome::Pending(view) => (StatusCode::CREATED, axum::Json(json!(view))).into_response(),
+        ProposeOutcome::Pending(view) => {
+            (StatusCode::CREATED, axum::Json(json!(view))).into_response()
+        }
         ProposeOutcome::Read { result } => (StatusCode::OK, axum::Json(result)).into_response(),
     })
 }

@@ -16,12 +16,15 @@ use uuid::Uuid;
 
 use super::client::{CallEvent, CallRequest, SmsRequest, TwilioClient, TwilioError};
 
+/// A tenant's client, with the account SID and a digest of the token it was built with.
+type Cached = (String, [u8; 32], TwilioClient);
+
 /// Twilio behind the outbox.
 pub struct TwilioGateway {
     base_url: String,
     timeout: Duration,
     /// Per tenant: the account SID and a digest of the token the client was built with.
-    clients: Mutex<HashMap<Uuid, (String, [u8; 32], TwilioClient)>>,
+    clients: Mutex<HashMap<Uuid, Cached>>,
 }
 
 impl TwilioGateway {
@@ -41,10 +44,11 @@ impl TwilioGateway {
             .clients
             .lock()
             .map_err(|_| GatewayError::Transient("Twilio client cache unavailable".into()))?;
-        if let Some((sid, d, client)) = clients.get(&account.tenant_id) {
-            if *sid == account.account_sid && *d == digest {
-                return Ok(client.clone());
-            }
+        if let Some((sid, d, client)) = clients.get(&account.tenant_id)
+            && *sid == account.account_sid
+            && *d == digest
+        {
+            return Ok(client.clone());
         }
         let client = TwilioClient::new(
             &self.base_url,

@@ -24,9 +24,9 @@ pub use client::{
     CallEvent, CallRequest, DEFAULT_BASE_URL, IDEMPOTENCY_HEADER, SentCall, SentMessage,
     SmsRequest, TwilioClient, TwilioError,
 };
+pub use gateway::TwilioGateway;
 pub use inbound::{
     CallState, CallStatus, InboundError, InboundSms, Keyword, MessageStatus, SmsStatus,
     UnknownStatus, keyword,
 };
-pub use gateway::TwilioGateway;
 pub use signature::{FormParams, SIGNATURE_HEADER, expected_signature, verify};

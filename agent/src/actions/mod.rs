@@ -13,9 +13,9 @@ use heimdell_policies::{
     ApprovalRequirement, ApproverRole, CallFacts, Channel as PolicyChannel, PolicyEngine,
     ToolKind as PolicyKind,
 };
+use heimdell_tools::crypto::{self, SecretKey};
 use heimdell_tools::db::begin_tenant;
 use heimdell_tools::registry::ToolEntry;
-use heimdell_tools::crypto::{self, SecretKey};
 use heimdell_tools::{Channel, Facts, Registry, ToolError, ToolKind};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
@@ -351,10 +351,10 @@ impl Pipeline {
                 // What callers were shown has secrets redacted: keep the stored sealed value.
                 let mut edited = edited;
                 for f in entry.secret_fields() {
-                    if edited.get(*f).and_then(Value::as_str) == Some(crypto::REDACTED) {
-                        if let Some(kept) = action.args.get(*f) {
-                            edited[*f] = kept.clone();
-                        }
+                    if edited.get(*f).and_then(Value::as_str) == Some(crypto::REDACTED)
+                        && let Some(kept) = action.args.get(*f)
+                    {
+                        edited[*f] = kept.clone();
                     }
                 }
                 entry.validate(&edited)?;

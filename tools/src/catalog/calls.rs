@@ -99,11 +99,10 @@ impl Tool for StartCall {
                 local_time(ctx, until)
             )));
         }
-        let contact_number = b
-            .r
-            .number()
-            .map(|p| p.as_str().to_string())
-            .unwrap_or_default();
+        let contact_number =
+            b.r.number()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default();
         let from = b.s.sender_for(b.r.id).to_string();
         let activity_id = add_activity(
             conn,
@@ -215,7 +214,10 @@ pub struct CallOutcome {
 
 pub struct SetCallDisposition;
 
-async fn call_of(conn: &mut PgConnection, id: Uuid) -> Result<(Uuid, String, chrono::DateTime<chrono::Utc>), ToolError> {
+async fn call_of(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<(Uuid, String, chrono::DateTime<chrono::Utc>), ToolError> {
     sqlx::query_as(
         "SELECT k.user_id, trim(c.first_name || ' ' || c.last_name), k.created_at
          FROM calls k JOIN contacts c ON c.tenant_id = k.tenant_id AND c.id = k.contact_id

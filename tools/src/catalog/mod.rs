@@ -16,16 +16,16 @@ mod twilio;
 
 pub use activities::LogActivity;
 pub use calls::{Disposition, SetCallDisposition, StartCall};
-pub use consent::RecordConsent;
-pub use sms::{CreateSmsTemplate, DraftSms, ListSmsTemplates, SendSms};
-pub use twilio::ConnectTwilio;
 pub use companies::CreateCompany;
+pub use consent::RecordConsent;
 pub use contacts::{CreateContact, UpdateContact};
 pub use deals::{CreateDeal, MoveDealStage};
 pub use focus::DailyFocus;
 pub use lookup::{GetCompany, GetContact, GetDeal};
 pub use search::Search;
+pub use sms::{CreateSmsTemplate, DraftSms, ListSmsTemplates, SendSms};
 pub use tasks::{CompleteTask, CreateTask, ListTasks};
+pub use twilio::ConnectTwilio;
 
 use crate::registry::Registry;
 
@@ -108,7 +108,10 @@ mod tests {
         let r = standard();
         let send = r.get("send_sms").unwrap();
         let id = "0190c0de-0000-7000-8000-000000000001";
-        assert!(send.validate(&serde_json::json!({"contact_id": id, "body": "Hi"})).is_ok());
+        assert!(
+            send.validate(&serde_json::json!({"contact_id": id, "body": "Hi"}))
+                .is_ok()
+        );
         let err = send
             .validate(&serde_json::json!({"contact_id": "nope", "body": 5, "to": "+1"}))
             .unwrap_err();
@@ -116,13 +119,18 @@ mod tests {
             panic!("wrong error")
         };
         let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
-        assert!(names.contains(&"contact_id") && names.contains(&"body") && names.contains(&"to"), "{names:?}");
+        assert!(
+            names.contains(&"contact_id") && names.contains(&"body") && names.contains(&"to"),
+            "{names:?}"
+        );
         let connect = r.get("connect_twilio").unwrap();
         let s = connect.schema();
         assert_eq!(s["properties"]["numbers"]["minItems"], 1, "{s}");
         assert!(
             connect
-                .validate(&serde_json::json!({"account_sid": "AC1", "auth_token": "t", "numbers": []}))
+                .validate(
+                    &serde_json::json!({"account_sid": "AC1", "auth_token": "t", "numbers": []})
+                )
                 .is_err()
         );
         let disp = r.get("set_call_disposition").unwrap();

@@ -116,7 +116,11 @@ impl Tool for Search {
         let mut words: Vec<String> = if phone_like {
             vec![pattern.clone()]
         } else {
-            query.split_whitespace().take(3).map(|w| format!("%{}%", like_escape(w))).collect()
+            query
+                .split_whitespace()
+                .take(3)
+                .map(|w| format!("%{}%", like_escape(w)))
+                .collect()
         };
         while words.len() < 3 {
             words.push(words.first().cloned().unwrap_or_else(|| pattern.clone()));

@@ -66,15 +66,16 @@ fn parse_sms(a: SmsArgs) -> Result<SmsInput, ToolError> {
             c.push("body", "give the text to send, or a template_id");
             None
         }
-        (Some(b), None) => c
-            .text("body", b, MAX_BODY)
-            .and_then(|t| match render::fields_used(t.as_str()) {
-                Ok(_) => Some(Source::Body(t)),
-                Err(m) => {
-                    c.push("body", m);
-                    None
-                }
-            }),
+        (Some(b), None) => {
+            c.text("body", b, MAX_BODY)
+                .and_then(|t| match render::fields_used(t.as_str()) {
+                    Ok(_) => Some(Source::Body(t)),
+                    Err(m) => {
+                        c.push("body", m);
+                        None
+                    }
+                })
+        }
         (None, Some(id)) => Some(Source::Template(id)),
     };
     c.finish()?;
@@ -122,7 +123,9 @@ fn excerpt(s: &str) -> String {
 fn plan_note(ctx: &Ctx, r: &Recipient, s: &TwilioSettings, from: &str, plan: &SendPlan) -> String {
     let tz = r.tz(s.tenant_tz);
     let local = |t: chrono::DateTime<chrono::Utc>| {
-        t.with_timezone(&tz).format("%a %-d %b %Y %H:%M").to_string()
+        t.with_timezone(&tz)
+            .format("%a %-d %b %Y %H:%M")
+            .to_string()
     };
     let yours = local_time(ctx, plan.not_before);
     match plan.reason {
@@ -226,11 +229,7 @@ impl Tool for SendSms {
         let c = compose(conn, ctx, i).await?;
         let s = require_settings(conn).await?;
         let facts = c.r.facts(Channel::Sms, ctx, None);
-        let number = c
-            .r
-            .phone
-            .clone()
-            .unwrap_or_else(|| "no number".to_string());
+        let number = c.r.phone.clone().unwrap_or_else(|| "no number".to_string());
         if c.r.blocked(Channel::Sms).is_some() {
             // The policies refuse it with their reason; no need to fail on the text first.
             let shown = c.body.unwrap_or_else(|_| "…".into());
@@ -263,11 +262,10 @@ impl Tool for SendSms {
             )));
         }
         let body = c.body.map_err(|m| ToolError::field(i.source.field(), m))?;
-        let to = c
-            .r
-            .number()
-            .map(|p| p.as_str().to_string())
-            .unwrap_or_default();
+        let to =
+            c.r.number()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default();
         let from = s.sender_for(c.r.id).to_string();
         let plan = plan_sms(conn, &s, &from, c.r.tz(s.tenant_tz), ctx.now).await?;
         let status = if plan.reason.is_some() {

@@ -94,7 +94,10 @@ impl Tool for ConnectTwilio {
         let mut c = Check::default();
         let sid = a.account_sid.trim().to_string();
         if !(2..=64).contains(&sid.len()) || !sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            c.push("account_sid", "must be Twilio's account SID (AC followed by letters and digits)");
+            c.push(
+                "account_sid",
+                "must be Twilio's account SID (AC followed by letters and digits)",
+            );
         }
         if !crypto::is_sealed(&a.auth_token) {
             c.push(

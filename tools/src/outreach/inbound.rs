@@ -59,7 +59,11 @@ pub enum Received {
 }
 
 /// Claims a webhook delivery key; false when it was handled before.
-async fn first_delivery(conn: &mut PgConnection, kind: &str, key: &str) -> Result<bool, sqlx::Error> {
+async fn first_delivery(
+    conn: &mut PgConnection,
+    kind: &str,
+    key: &str,
+) -> Result<bool, sqlx::Error> {
     Ok(sqlx::query(
         "INSERT INTO webhook_deliveries (tenant_id, kind, key) VALUES (app_tenant(), $1, $2)
          ON CONFLICT DO NOTHING",
@@ -204,8 +208,14 @@ fn message_rank(status: &str) -> u8 {
         "pending" | "accepted" | "scheduled" | "queued" => 1,
         "sending" => 2,
         "sent" => 3,
-        "delivered" | "undelivered" | "failed" | "read" | "partially_delivered" | "canceled"
-        | "uncertain" | "blocked" => 4,
+        "delivered"
+        | "undelivered"
+        | "failed"
+        | "read"
+        | "partially_delivered"
+        | "canceled"
+        | "uncertain"
+        | "blocked" => 4,
         _ => 0,
     }
 }

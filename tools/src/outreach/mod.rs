@@ -270,20 +270,20 @@ pub async fn plan_sms(
         not_before: now,
         reason: None,
     };
-    // The tenant's day: everything sent or waiting to go today counts towards the cap.
-    let day_start = quiet::local_midnight(now, s.tenant_tz);
+    // The tenant's day: texts already handed to Twilio today plus those waiting to go today
+    // count towards the cap.
+    let day = now.with_timezone(&s.tenant_tz).date_naive();
     let day_end = quiet::next_local_midnight(now, s.tenant_tz);
-    let today: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM messages WHERE direction = 'outbound'
-           AND status NOT IN ('blocked', 'canceled', 'failed', 'undelivered')
-           AND coalesce(sent_at, send_after, created_at) >= $1
-           AND coalesce(sent_at, send_after, created_at) < $2",
+    let (sent_today, waiting_today): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT coalesce(sum(sent), 0)::int8 FROM sms_daily_counts WHERE day = $1),
+                (SELECT count(*) FROM outbox_jobs WHERE status = 'pending' AND kind = 'sms'
+                   AND not_before < $2)",
     )
-    .bind(day_start)
+    .bind(day)
     .bind(day_end)
     .fetch_one(&mut *conn)
     .await?;
-    if today >= i64::from(s.daily_cap) {
+    if sent_today + waiting_today >= i64::from(s.daily_cap) {
         plan = SendPlan {
             not_before: day_end,
             reason: Some("daily_cap"),
@@ -298,9 +298,10 @@ pub async fn plan_sms(
     if plan.reason.is_none() {
         // Texts from this number in the last minute plus those already waiting to go now.
         let busy: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM messages WHERE direction = 'outbound' AND from_number = $1
-               AND ((sent_at IS NOT NULL AND sent_at > $2 - interval '1 minute')
-                 OR (status = 'pending' AND send_after <= $2))",
+            "SELECT (SELECT count(*) FROM messages WHERE direction = 'outbound' AND from_number = $1
+                       AND sent_at IS NOT NULL AND sent_at > $2 - interval '1 minute')
+                  + (SELECT count(*) FROM messages WHERE direction = 'outbound' AND from_number = $1
+                       AND status = 'pending' AND send_after <= $2)",
         )
         .bind(from)
         .bind(now)
@@ -334,21 +335,6 @@ pub async fn notify_outbox(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
         .execute(conn)
         .await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn e164_only() {
-        assert!(valid_e164("+14155552671").is_some());
-        assert!(valid_e164("+442079460958").is_some());
-        assert!(valid_e164("4155552671").is_none());
-        assert!(valid_e164("+1 415 555 2671").is_none());
-        assert!(valid_e164("+1415").is_none());
-        assert!(valid_e164("").is_none());
-    }
 }
 
 /// `2m 05s`, `45s`.
@@ -386,16 +372,23 @@ pub async fn refresh_call_activity(
     conn: &mut PgConnection,
     call_id: Uuid,
 ) -> Result<(), sqlx::Error> {
-    let row: Option<(Option<Uuid>, String, String, Option<i32>, Option<String>, Option<String>)> =
-        sqlx::query_as(
-            "SELECT k.activity_id, trim(c.first_name || ' ' || c.last_name), k.status,
+    type CallRow = (
+        Option<Uuid>,
+        String,
+        String,
+        Option<i32>,
+        Option<String>,
+        Option<String>,
+    );
+    let row: Option<CallRow> = sqlx::query_as(
+        "SELECT k.activity_id, trim(c.first_name || ' ' || c.last_name), k.status,
                     k.duration_seconds, k.disposition, k.disposition_note
              FROM calls k JOIN contacts c ON c.tenant_id = k.tenant_id AND c.id = k.contact_id
              WHERE k.id = $1",
-        )
-        .bind(call_id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    )
+    .bind(call_id)
+    .fetch_optional(&mut *conn)
+    .await?;
     let Some((Some(activity_id), name, status, duration, disposition, note)) = row else {
         return Ok(());
     };
@@ -419,4 +412,19 @@ pub async fn refresh_call_activity(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn e164_only() {
+        assert!(valid_e164("+14155552671").is_some());
+        assert!(valid_e164("+442079460958").is_some());
+        assert!(valid_e164("4155552671").is_none());
+        assert!(valid_e164("+1 415 555 2671").is_none());
+        assert!(valid_e164("+1415").is_none());
+        assert!(valid_e164("").is_none());
+    }
 }

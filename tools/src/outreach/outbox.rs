@@ -248,22 +248,25 @@ impl Worker {
     /// Claims due jobs once and handles them; returns what happened.
     pub async fn run_once(&self) -> Result<Report, OutboxError> {
         let lease = i32::try_from(self.config.lease.as_secs()).unwrap_or(i32::MAX);
-        let rows: Vec<(Uuid, Uuid, Uuid, bool)> =
-            sqlx::query_as("SELECT tenant_id, job_id, claim_token, interrupted FROM outbox_claim($1, $2)")
-                .bind(self.config.batch)
-                .bind(lease)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<(Uuid, Uuid, Uuid, bool)> = sqlx::query_as(
+            "SELECT tenant_id, job_id, claim_token, interrupted FROM outbox_claim($1, $2)",
+        )
+        .bind(self.config.batch)
+        .bind(lease)
+        .fetch_all(&self.pool)
+        .await?;
         let mut report = Report {
             claimed: rows.len(),
             ..Report::default()
         };
-        let claims = rows.into_iter().map(|(tenant_id, job_id, token, interrupted)| Claim {
-            tenant_id,
-            job_id,
-            token,
-            interrupted,
-        });
+        let claims = rows
+            .into_iter()
+            .map(|(tenant_id, job_id, token, interrupted)| Claim {
+                tenant_id,
+                job_id,
+                token,
+                interrupted,
+            });
         let outcomes: Vec<Result<Outcome, OutboxError>> = futures_util::stream::iter(claims)
             .map(|c| async move {
                 let result = self.handle(&c).await;
@@ -275,12 +278,10 @@ impl Worker {
             .buffer_unordered(self.config.concurrency.max(1))
             .collect()
             .await;
-        for o in outcomes {
-            // A job whose handling failed on the database keeps its claim and is taken again
-            // when the lease runs out.
-            if let Ok(o) = o {
-                report.add(o);
-            }
+        // A job whose handling failed on the database keeps its claim and is taken again when
+        // the lease runs out.
+        for o in outcomes.into_iter().flatten() {
+            report.add(o);
         }
         Ok(report)
     }
@@ -354,7 +355,9 @@ impl Worker {
     }
 
     fn backoff(&self, attempts: i32) -> chrono::Duration {
-        let exp = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(20);
+        let exp = u32::try_from(attempts.saturating_sub(1))
+            .unwrap_or(0)
+            .min(20);
         let delay = self
             .config
             .backoff_base
@@ -396,7 +399,15 @@ impl Worker {
         }
         let Some(s) = settings(&mut tx).await? else {
             let why = "Twilio is no longer connected for this workspace";
-            finish(&mut tx, c.job_id, "dead", Some("not_connected"), Some(why), now).await?;
+            finish(
+                &mut tx,
+                c.job_id,
+                "dead",
+                Some("not_connected"),
+                Some(why),
+                now,
+            )
+            .await?;
             mark_subject(&mut tx, &job, "failed", None, Some(why)).await?;
             tx.commit().await?;
             return Ok(Outcome::Dead);
@@ -418,7 +429,9 @@ impl Worker {
             other => {
                 let why = match other {
                     None => "the server has no HEIMDELL_SECRET_KEY to open the Twilio auth token",
-                    _ => "the Twilio auth token does not open with this server's HEIMDELL_SECRET_KEY",
+                    _ => {
+                        "the Twilio auth token does not open with this server's HEIMDELL_SECRET_KEY"
+                    }
                 };
                 drop(tx);
                 let attempts = job.attempts + 1;
@@ -498,9 +511,22 @@ impl Worker {
                 }
             },
         };
-        match result {
-            Ok(sent) => self.succeeded(c, &job, &sent).await,
-            Err(e) => self.failed(c, &job, e, attempts).await,
+        // The request is made; recording its outcome is retried a few times, since a job left
+        // `sending` can only end as `uncertain`.
+        let mut tries = 0;
+        loop {
+            let recorded = match &result {
+                Ok(sent) => self.succeeded(c, &job, sent).await,
+                Err(e) => self.failed(c, &job, e.clone(), attempts).await,
+            };
+            match recorded {
+                Err(e) if tries < 3 => {
+                    tries += 1;
+                    tracing::warn!(job = %c.job_id, error = %e, "outbox: recording the outcome failed; trying again");
+                    tokio::time::sleep(Duration::from_millis(100 * tries)).await;
+                }
+                other => return other,
+            }
         }
     }
 
@@ -537,37 +563,53 @@ impl Worker {
                     defer(tx, c.job_id, message_id, at, "quiet_hours", now).await?;
                     return Ok(Err(Outcome::Deferred));
                 }
-                // Limits count texts already sent or in flight; one worker at a time per
-                // sending number, so concurrent workers never both take the last slot.
+                // The per-number limit counts texts sent or in flight in the last minute; one
+                // worker at a time per sending number, so two never take the last slot.
                 sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('heimdell.sms.' || app_tenant()::text || $1, 0))")
                     .bind(&from)
                     .execute(&mut *tx)
                     .await?;
-                let day_start = quiet::local_midnight(now, s.tenant_tz);
-                let (today, last_minute, oldest): (i64, i64, Option<DateTime<Utc>>) = sqlx::query_as(
-                    "SELECT count(*) FILTER (WHERE sent_at >= $1),
-                            count(*) FILTER (WHERE from_number = $2 AND sent_at > $3 - interval '1 minute'),
-                            min(sent_at) FILTER (WHERE from_number = $2 AND sent_at > $3 - interval '1 minute')
-                     FROM messages WHERE direction = 'outbound' AND sent_at IS NOT NULL
-                       AND status NOT IN ('pending', 'blocked', 'canceled')
-                       AND sent_at >= least($1, $3 - interval '1 minute')",
+                let (last_minute, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
+                    "SELECT count(*), min(sent_at) FROM messages
+                     WHERE direction = 'outbound' AND from_number = $1 AND sent_at IS NOT NULL
+                       AND sent_at > $2 - interval '1 minute'
+                       AND status NOT IN ('pending', 'blocked', 'canceled')",
                 )
-                .bind(day_start)
                 .bind(&from)
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
-                if today >= i64::from(s.daily_cap) {
-                    let at = quiet::next_local_midnight(now, s.tenant_tz);
-                    defer(tx, c.job_id, message_id, at, "daily_cap", now).await?;
-                    return Ok(Err(Outcome::Deferred));
-                }
                 if last_minute >= i64::from(s.per_number_per_minute) {
                     let at = oldest.map_or(now, |o| o + chrono::Duration::minutes(1))
                         + chrono::Duration::milliseconds(50);
                     defer(tx, c.job_id, message_id, at.max(now), "rate_limit", now).await?;
                     return Ok(Err(Outcome::Deferred));
                 }
+                // The daily cap: take a slot of today's counter (the row lock makes the count
+                // exact across workers); give it back if the cap is reached.
+                let day = now.with_timezone(&s.tenant_tz).date_naive();
+                let sent: i32 = sqlx::query_scalar(
+                    "INSERT INTO sms_daily_counts (tenant_id, day, sent) VALUES (app_tenant(), $1, 1)
+                     ON CONFLICT (tenant_id, day) DO UPDATE SET sent = sms_daily_counts.sent + 1
+                     RETURNING sent",
+                )
+                .bind(day)
+                .fetch_one(&mut *tx)
+                .await?;
+                if sent > s.daily_cap {
+                    sqlx::query("UPDATE sms_daily_counts SET sent = sent - 1 WHERE day = $1")
+                        .bind(day)
+                        .execute(&mut *tx)
+                        .await?;
+                    let at = quiet::next_local_midnight(now, s.tenant_tz);
+                    defer(tx, c.job_id, message_id, at, "daily_cap", now).await?;
+                    return Ok(Err(Outcome::Deferred));
+                }
+                sqlx::query("UPDATE outbox_jobs SET counted_day = $2 WHERE id = $1")
+                    .bind(c.job_id)
+                    .bind(day)
+                    .execute(&mut *tx)
+                    .await?;
                 Ok(Ok(Ready::Sms {
                     message_id,
                     from,
@@ -623,6 +665,19 @@ impl Worker {
         let mut tx = begin_tenant(&self.pool, c.tenant_id).await?;
         let now = Utc::now();
         let message = e.to_string();
+        if !matches!(e, GatewayError::Uncertain(_)) {
+            // Not sent: the text no longer counts towards the daily cap.
+            sqlx::query(
+                "WITH j AS (UPDATE outbox_jobs o SET counted_day = NULL
+                            FROM outbox_jobs old WHERE o.id = $1 AND old.id = o.id
+                              AND old.tenant_id = o.tenant_id AND old.counted_day IS NOT NULL
+                            RETURNING old.counted_day AS day)
+                 UPDATE sms_daily_counts c SET sent = greatest(c.sent - 1, 0) FROM j WHERE c.day = j.day",
+            )
+            .bind(c.job_id)
+            .execute(&mut *tx)
+            .await?;
+        }
         let outcome = match e {
             GatewayError::Transient(_) if attempts < self.config.max_attempts => {
                 let at = now + self.backoff(attempts);
@@ -653,7 +708,15 @@ impl Worker {
                 Outcome::Retried
             }
             GatewayError::Uncertain(_) => {
-                finish(&mut tx, c.job_id, "dead", Some("uncertain"), Some(&message), now).await?;
+                finish(
+                    &mut tx,
+                    c.job_id,
+                    "dead",
+                    Some("uncertain"),
+                    Some(&message),
+                    now,
+                )
+                .await?;
                 mark_subject(&mut tx, job, "uncertain", None, Some(&message)).await?;
                 Outcome::Dead
             }

@@ -41,7 +41,11 @@ impl QuietHours {
 
     /// "21:00–08:00".
     pub fn describe(&self) -> String {
-        format!("{}–{}", self.start.format("%H:%M"), self.end.format("%H:%M"))
+        format!(
+            "{}–{}",
+            self.start.format("%H:%M"),
+            self.end.format("%H:%M")
+        )
     }
 }
 
@@ -132,7 +136,10 @@ mod tests {
             start: t(9, 0),
             end: t(9, 0),
         };
-        assert_eq!(none.next_allowed(utc("2026-03-02T09:00:00Z"), chrono_tz::UTC), None);
+        assert_eq!(
+            none.next_allowed(utc("2026-03-02T09:00:00Z"), chrono_tz::UTC),
+            None
+        );
     }
 
     #[test]

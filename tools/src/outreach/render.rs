@@ -68,7 +68,9 @@ fn parse(text: &str) -> Result<Vec<Piece<'_>>, String> {
                 start = i;
             }
             b'}' => {
-                return Err("has a `}` without an opening `{` (write `}}` for a literal brace)".into());
+                return Err(
+                    "has a `}` without an opening `{` (write `}}` for a literal brace)".into(),
+                );
             }
             _ => i += 1,
         }
@@ -81,12 +83,11 @@ fn parse(text: &str) -> Result<Vec<Piece<'_>>, String> {
 pub fn fields_used(text: &str) -> Result<Vec<&'static str>, String> {
     let mut used: Vec<&'static str> = Vec::new();
     for p in parse(text)? {
-        if let Piece::Field(name) = p {
-            if let Some(known) = FIELDS.iter().find(|f| **f == name) {
-                if !used.contains(known) {
-                    used.push(known);
-                }
-            }
+        if let Piece::Field(name) = p
+            && let Some(known) = FIELDS.iter().find(|f| **f == name)
+            && !used.contains(known)
+        {
+            used.push(known);
         }
     }
     Ok(used)
@@ -210,7 +211,10 @@ mod tests {
     #[test]
     fn unknown_or_empty_fields_are_errors_not_blanks() {
         let e = render("Hi {nickname}", &jane()).unwrap_err();
-        assert!(e.contains("{nickname}") && e.contains("{first_name}"), "{e}");
+        assert!(
+            e.contains("{nickname}") && e.contains("{first_name}"),
+            "{e}"
+        );
         let e = render("Dear {title}", &jane()).unwrap_err();
         assert!(e.contains("no title"), "{e}");
         let e = render("Hi {last_name}", &jane()).unwrap_err();

@@ -4,8 +4,7 @@
 use serde_json::{Value, json};
 
 use super::intent::{
-    CompanyDraft, ContactDraft, Intent, LogDraft, StageMove, TaskDraft, TaskQuery, TextDraft,
-    Which,
+    CompanyDraft, ContactDraft, Intent, LogDraft, StageMove, TaskDraft, TaskQuery, TextDraft, Which,
 };
 use super::names::{ANY, COMPANY, CONTACT, DEAL, Name, Subject};
 use super::reply;

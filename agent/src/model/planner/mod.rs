@@ -109,10 +109,9 @@ fn follow_up(turn: &mut Turn) -> Intent {
                 | Intent::CreateContact(_)
                 | Intent::CreateCompany(_)
         )
+        && let Some(filled) = before.clone().fill(&turn.request, turn.clock)
     {
-        if let Some(filled) = before.clone().fill(&turn.request, turn.clock) {
-            return filled;
-        }
+        return filled;
     }
     match now {
         Intent::Unknown | Intent::Search(_) if before.missing().is_none() => {

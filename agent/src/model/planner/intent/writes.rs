@@ -2,8 +2,8 @@
 //! new contacts and companies.
 
 use super::{
-    CompanyDraft, ContactDraft, Intent, LogDraft, StageMove, TaskDraft, TextDraft, Unsupported,
-    at, lead, looks_like_email, skip, stage_name,
+    CompanyDraft, ContactDraft, Intent, LogDraft, StageMove, TaskDraft, TextDraft, Unsupported, at,
+    lead, looks_like_email, skip, stage_name,
 };
 use crate::model::EntityKind;
 use crate::model::planner::dates::{self, Clock};
@@ -635,7 +635,14 @@ fn text_body(s: &Sentence, k: usize) -> String {
     let mut k = k;
     loop {
         let before = k;
-        k = skip(s, k, &[":", "-", "—", "–", ",", "that", "saying", "and", "to", "say", "tell", "telling", "them", "her", "him"]);
+        k = skip(
+            s,
+            k,
+            &[
+                ":", "-", "—", "–", ",", "that", "saying", "and", "to", "say", "tell", "telling",
+                "them", "her", "him",
+            ],
+        );
         if k == before {
             break;
         }
@@ -685,7 +692,11 @@ pub(super) fn reach(s: &Sentence, i: usize, _: Clock) -> Option<Intent> {
         }
         "call" | "ring" | "phone" | "dial" => {
             let (to, end) = names::person_at(s, i + 1, s.len())?;
-            let rest = skip(s, end, &["now", "please", "right", "away", "back", "up", ".", "!"]);
+            let rest = skip(
+                s,
+                end,
+                &["now", "please", "right", "away", "back", "up", ".", "!"],
+            );
             (rest >= s.len()).then_some(Intent::Call(to))
         }
         _ => None,

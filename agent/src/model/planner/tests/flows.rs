@@ -599,11 +599,19 @@ fn text_jane_becomes_an_approval_card_for_send_sms() {
     let first = chat.next();
     assert_eq!(
         only_call(&first),
-        ("search".into(), json!({"query": "Jane", "types": ["contact"]}))
+        (
+            "search".into(),
+            json!({"query": "Jane", "types": ["contact"]})
+        )
     );
     chat.answer(
         &first,
-        &[results(vec![hit("contact", jane, "Jane Cooper", "+14155552671 · Acme")])],
+        &[results(vec![hit(
+            "contact",
+            jane,
+            "Jane Cooper",
+            "+14155552671 · Acme",
+        )])],
     );
     let second = chat.next();
     assert_eq!(
@@ -616,7 +624,10 @@ fn text_jane_becomes_an_approval_card_for_send_sms() {
     let preview = "Text Jane Cooper at +14155552671: “I'm running late”";
     chat.answer(&second, &[pending(action, preview, "self")]);
     let text = final_text(&chat.next());
-    assert!(text.starts_with("I've drafted this for your approval: Text Jane Cooper"), "{text}");
+    assert!(
+        text.starts_with("I've drafted this for your approval: Text Jane Cooper"),
+        "{text}"
+    );
     assert!(text.contains(&format!("[[action:{action}]]")), "{text}");
     assert!(text.contains(&format!("[[contact:{jane}]]")), "{text}");
 }
@@ -652,7 +663,10 @@ fn a_text_without_words_asks_for_them_and_the_answer_completes_it() {
     let mut chat = Chat::new("running late, sorry {boss}").after(ask, &question);
     let first = chat.next();
     assert_eq!(only_call(&first).0, "search");
-    chat.answer(&first, &[results(vec![hit("contact", jane, "Jane Cooper", "Acme")])]);
+    chat.answer(
+        &first,
+        &[results(vec![hit("contact", jane, "Jane Cooper", "Acme")])],
+    );
     let (name, args) = only_call(&chat.next());
     assert_eq!(name, "send_sms");
     // The user's words go as written: braces are escaped, not read as template fields.
@@ -664,7 +678,10 @@ fn a_text_without_words_asks_for_them_and_the_answer_completes_it() {
     let first = Chat::new("call Jane").after(ask, &question).next();
     assert_eq!(
         only_call(&first),
-        ("search".into(), json!({"query": "Jane", "types": ["contact"]}))
+        (
+            "search".into(),
+            json!({"query": "Jane", "types": ["contact"]})
+        )
     );
     let never = final_text(&Chat::new("never mind").after(ask, &question).next());
     assert!(never.starts_with("OK"), "{never}");
@@ -676,7 +693,10 @@ fn call_jane_proposes_a_bridged_call() {
     let action = id(91);
     let mut chat = Chat::new("call Jane now");
     let first = chat.next();
-    chat.answer(&first, &[results(vec![hit("contact", jane, "Jane Cooper", "Acme")])]);
+    chat.answer(
+        &first,
+        &[results(vec![hit("contact", jane, "Jane Cooper", "Acme")])],
+    );
     let second = chat.next();
     assert_eq!(
         only_call(&second),

@@ -373,7 +373,10 @@ fn table() -> Vec<(&'static str, Expect)> {
         ),
         (
             "please text Jane Cooper: running 10 minutes late",
-            Exactly("search", json!({"query": "Jane Cooper", "types": ["contact"]})),
+            Exactly(
+                "search",
+                json!({"query": "Jane Cooper", "types": ["contact"]}),
+            ),
         ),
         (
             "send Jane a text saying the deck is ready",
@@ -381,16 +384,31 @@ fn table() -> Vec<(&'static str, Expect)> {
         ),
         (
             "send a text to Jane Cooper that I'm outside",
-            Exactly("search", json!({"query": "Jane Cooper", "types": ["contact"]})),
+            Exactly(
+                "search",
+                json!({"query": "Jane Cooper", "types": ["contact"]}),
+            ),
         ),
         (
             "message Jane saying see you at 3",
             Exactly("search", json!({"query": "Jane", "types": ["contact"]})),
         ),
         ("text Jane", Says("What should the text say?")),
-        ("call Jane now", Exactly("search", json!({"query": "Jane", "types": ["contact"]}))),
-        ("ring Jane Cooper", Exactly("search", json!({"query": "Jane Cooper", "types": ["contact"]}))),
-        ("call Jane tomorrow at 10", Says("only place a call right now")),
+        (
+            "call Jane now",
+            Exactly("search", json!({"query": "Jane", "types": ["contact"]})),
+        ),
+        (
+            "ring Jane Cooper",
+            Exactly(
+                "search",
+                json!({"query": "Jane Cooper", "types": ["contact"]}),
+            ),
+        ),
+        (
+            "call Jane tomorrow at 10",
+            Says("only place a call right now"),
+        ),
         ("whatsapp Jane", Says("only by SMS")),
         ("email the proposal to Jane", Says("can't send emails")),
         ("import contacts from my CSV", Says("can't import")),
