@@ -27,7 +27,7 @@ export DATABASE_URL="$bench_url"
 start=$(date +%s.%N)
 seed_json="$("$BIN" seed-demo --json --contacts 100000)"
 # Fresh statistics after the bulk load, as autovacuum would give a long-running database.
-bash scripts/pg.sh psql -q -d heimdell_bench -c "ANALYZE" >&2
+bash scripts/pg.sh psql -q -c "ANALYZE" >&2
 echo "seed with 100,000 extra contacts: $(echo "$(date +%s.%N) - $start" | bc) s" >&2
 token="$(printf '%s' "$seed_json" | python3 -c 'import json,sys; t=json.load(sys.stdin)["tenants"][0]; print([u for u in t["users"] if u["role"]=="rep"][0]["token"])')"
 export HEIMDELL_BENCH_TOKEN="$token"
