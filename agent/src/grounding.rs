@@ -110,13 +110,13 @@ fn collect_entities(value: &Value, kind: Option<EntityKind>, out: &mut BTreeSet<
                 if let (Some(k), Some(id)) = (ref_kind, id_of(Some(v))) {
                     out.insert(EntityRef { kind: k, id });
                 }
-                if key == "action_id" {
-                    if let Some(id) = id_of(Some(v)) {
-                        out.insert(EntityRef {
-                            kind: EntityKind::Action,
-                            id,
-                        });
-                    }
+                if key == "action_id"
+                    && let Some(id) = id_of(Some(v))
+                {
+                    out.insert(EntityRef {
+                        kind: EntityKind::Action,
+                        id,
+                    });
                 }
                 if v.is_object() || v.is_array() {
                     collect_entities(v, kind_for_key(key), out);
@@ -347,13 +347,13 @@ fn facts(text: &str) -> Vec<Fact> {
                 .chars()
                 .filter(|c| c.is_ascii_digit() || *c == '.')
                 .collect();
-            if let Ok(value) = num.parse::<f64>() {
-                if !num.is_empty() {
-                    out.push(Fact::Amount {
-                        text: tok.clone(),
-                        value,
-                    });
-                }
+            if let Ok(value) = num.parse::<f64>()
+                && !num.is_empty()
+            {
+                out.push(Fact::Amount {
+                    text: tok.clone(),
+                    value,
+                });
             }
         }
         // Phone numbers: a run of tokens made of digits and phone punctuation with 7+ digits.
@@ -414,10 +414,10 @@ fn amount_grounded(value: f64, sources: &str) -> bool {
             continue;
         }
         if !current.is_empty() {
-            if let Ok(n) = current.parse::<f64>() {
-                if (n - value).abs() < 0.005 || (n as i64 == minor && !current.contains('.')) {
-                    return true;
-                }
+            if let Ok(n) = current.parse::<f64>()
+                && ((n - value).abs() < 0.005 || (n as i64 == minor && !current.contains('.')))
+            {
+                return true;
             }
             current.clear();
         }

@@ -41,15 +41,7 @@ impl Member {
     }
 
     pub fn principal(&self) -> Principal {
-        Principal {
-            user_id: self.user_id,
-            tenant_id: self.tenant_id,
-            role: match self.role {
-                Role::Admin => PolicyRole::Admin,
-                Role::Manager => PolicyRole::Manager,
-                Role::Rep => PolicyRole::Rep,
-            },
-        }
+        principal(self.tenant_id, self.user_id, self.role)
     }
 
     pub fn ctx(&self, now: DateTime<Utc>, action_id: Option<Uuid>) -> Ctx {
@@ -64,5 +56,18 @@ impl Member {
             country: self.country,
             action_id,
         }
+    }
+}
+
+/// The policies' view of a member.
+pub fn principal(tenant_id: Uuid, user_id: Uuid, role: Role) -> Principal {
+    Principal {
+        user_id,
+        tenant_id,
+        role: match role {
+            Role::Admin => PolicyRole::Admin,
+            Role::Manager => PolicyRole::Manager,
+            Role::Rep => PolicyRole::Rep,
+        },
     }
 }

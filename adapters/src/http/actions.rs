@@ -5,8 +5,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use heimdell_agent::{ActionStatus, ProposeOutcome, ProposeRequest};
-use heimdell_policies::{ApprovalRequirement, CallFacts, ToolKind as PolicyKind};
-use heimdell_tools::{FieldError, ToolKind};
+use heimdell_policies::ApprovalRequirement;
+use heimdell_tools::FieldError;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -18,38 +18,19 @@ use super::state::ApiState;
 
 /// The tools this user may call, with their schemas and whether calls wait for approval.
 pub async fn list_tools(State(state): State<ApiState>, user: AuthUser) -> Json {
-    let principal = heimdell_policies::Principal {
-        user_id: user.user_id,
-        tenant_id: user.tenant_id,
-        role: match user.role {
-            heimdell_tools::domain::Role::Admin => heimdell_policies::Role::Admin,
-            heimdell_tools::domain::Role::Manager => heimdell_policies::Role::Manager,
-            heimdell_tools::domain::Role::Rep => heimdell_policies::Role::Rep,
-        },
-    };
-    let tools: Vec<Value> = state
-        .pipeline
+    let pipeline = &state.pipeline;
+    let tools: Vec<Value> = pipeline
         .registry()
         .iter()
         .filter_map(|t| {
-            // The everyday case: the user's own records, in their tenant.
-            let facts = CallFacts::new(
-                t.name(),
-                match t.kind() {
-                    ToolKind::Read => PolicyKind::Read,
-                    ToolKind::Write => PolicyKind::Write,
-                    ToolKind::Contact => PolicyKind::Contact,
-                    ToolKind::Destructive => PolicyKind::Destructive,
-                },
-                user.tenant_id,
-            );
-            let approval = match state.pipeline.policy().on_proposal(&principal, &facts) {
-                ApprovalRequirement::Forbidden { .. } => return None,
-                ApprovalRequirement::Skip => "none".to_string(),
-                ApprovalRequirement::NeedsApproval { approver, .. } => {
-                    approver.as_str().to_string()
-                }
-            };
+            let approval =
+                match pipeline.everyday_requirement(user.tenant_id, user.user_id, user.role, t) {
+                    ApprovalRequirement::Forbidden { .. } => return None,
+                    ApprovalRequirement::Skip => "none".to_string(),
+                    ApprovalRequirement::NeedsApproval { approver, .. } => {
+                        approver.as_str().to_string()
+                    }
+                };
             Some(json!({
                 "name": t.name(),
                 "description": t.description(),

@@ -27,10 +27,10 @@ pub struct ListParams {
 impl ListParams {
     fn parse(self) -> Result<ListQuery, ApiError> {
         let mut errors = Vec::new();
-        if let Some(l) = self.limit {
-            if !(1..=100).contains(&l) {
-                errors.push(FieldError::new("limit", "must be between 1 and 100"));
-            }
+        if let Some(l) = self.limit
+            && !(1..=100).contains(&l)
+        {
+            errors.push(FieldError::new("limit", "must be between 1 and 100"));
         }
         if self.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
             errors.push(FieldError::new("q", "must be at most 200 characters"));

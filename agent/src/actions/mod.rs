@@ -53,7 +53,7 @@ pub enum ProposeOutcome {
     /// A write approved and run at once.
     Executed { id: Uuid, result: Value },
     /// A write waiting for approval (or an earlier action with the same idempotency key).
-    Pending(ActionView),
+    Pending(Box<ActionView>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -180,6 +180,20 @@ impl Pipeline {
         Ok(args)
     }
 
+    /// What the policies say about a tool in the everyday case (the caller's own records, in
+    /// their tenant): Forbidden means the tool is not offered to them at all.
+    pub fn everyday_requirement(
+        &self,
+        tenant_id: Uuid,
+        user_id: Uuid,
+        role: heimdell_tools::domain::Role,
+        entry: &ToolEntry,
+    ) -> ApprovalRequirement {
+        let facts = call_facts(entry, tenant_id, Facts::default());
+        self.policy
+            .on_proposal(&crate::member::principal(tenant_id, user_id, role), &facts)
+    }
+
     pub fn registry(&self) -> &Registry {
         &self.registry
     }
@@ -209,29 +223,29 @@ impl Pipeline {
         // Secrets are sealed before anything reads, stores or audits the arguments.
         let args = self.seal_secrets(entry, caller.tenant_id, req.args.clone(), None)?;
         let mut tx = begin_tenant(&self.pool, caller.tenant_id).await?;
-        if let Some(key) = &req.idempotency_key {
-            if let Some(existing) = view::by_idempotency_key(&mut tx, key).await? {
-                let without_secrets = |v: &Value| {
-                    let mut v = v.clone();
-                    if let Some(map) = v.as_object_mut() {
-                        for f in entry.secret_fields() {
-                            map.remove(*f);
-                        }
+        if let Some(key) = &req.idempotency_key
+            && let Some(existing) = view::by_idempotency_key(&mut tx, key).await?
+        {
+            let without_secrets = |v: &Value| {
+                let mut v = v.clone();
+                if let Some(map) = v.as_object_mut() {
+                    for f in entry.secret_fields() {
+                        map.remove(*f);
                     }
-                    v
-                };
-                if existing.tool != req.tool
-                    || without_secrets(&existing.args) != without_secrets(&req.args)
-                {
-                    return Err(ToolError::field(
-                        "idempotency_key",
-                        "was already used for a different call",
-                    )
-                    .into());
                 }
-                let me = Self::member(&mut tx, caller.user_id).await?;
-                return Ok(ProposeOutcome::Pending(existing.with_viewer(&me)));
+                v
+            };
+            if existing.tool != req.tool
+                || without_secrets(&existing.args) != without_secrets(&req.args)
+            {
+                return Err(ToolError::field(
+                    "idempotency_key",
+                    "was already used for a different call",
+                )
+                .into());
             }
+            let me = Self::member(&mut tx, caller.user_id).await?;
+            return Ok(ProposeOutcome::Pending(Box::new(existing.with_viewer(&me))));
         }
         let me = Self::member(&mut tx, caller.user_id).await?;
         let now = Utc::now();
@@ -318,7 +332,7 @@ impl Pipeline {
                     .await?
                     .ok_or(ActionError::NotFound(id))?;
                 tx.commit().await?;
-                Ok(ProposeOutcome::Pending(created.with_viewer(&me)))
+                Ok(ProposeOutcome::Pending(Box::new(created.with_viewer(&me))))
             }
         }
     }

@@ -182,10 +182,10 @@ impl Copilot {
         // Count the request first, in its own transaction, so failed turns count too.
         let mut tx = begin_tenant(pool, caller.tenant_id).await?;
         let used = store::count_request(&mut tx, caller.user_id, now).await?;
-        if let Some(limit) = self.config.monthly_request_limit {
-            if used > limit {
-                return Err(ChatError::UsageLimit { limit });
-            }
+        if let Some(limit) = self.config.monthly_request_limit
+            && used > limit
+        {
+            return Err(ChatError::UsageLimit { limit });
         }
         tx.commit().await?;
 
@@ -495,7 +495,7 @@ impl Copilot {
                         });
                         state.sources.add_text(&view.preview);
                         let out = json!({ "status": "pending", "action_id": view.id, "preview": view.preview, "approver_role": view.approver_role });
-                        state.actions.push(view);
+                        state.actions.push(*view);
                         Ok(out)
                     }
                     Err(ActionError::Denied { reason }) => {

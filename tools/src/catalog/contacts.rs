@@ -389,13 +389,13 @@ impl Tool for UpdateContact {
                 id: u.contact_id.to_string(),
             });
         };
-        if let Some(expected) = u.expected_version {
-            if expected != version {
-                return Err(ToolError::Conflict(format!(
-                    "contact {} is at version {version}, not {expected}; read it again",
-                    u.contact_id
-                )));
-            }
+        if let Some(expected) = u.expected_version
+            && expected != version
+        {
+            return Err(ToolError::Conflict(format!(
+                "contact {} is at version {version}, not {expected}; read it again",
+                u.contact_id
+            )));
         }
         let mut changed = Vec::new();
         for (field, value) in &u.changes {

@@ -367,13 +367,13 @@ impl Tool for MoveDealStage {
             .execute(&mut *conn)
             .await?;
         let (deal, stage) = Self::target(conn, &m).await?;
-        if let Some(expected) = m.expected_version {
-            if expected != deal.version {
-                return Err(ToolError::Conflict(format!(
-                    "deal {} is at version {}, not {expected}; read it again",
-                    deal.id, deal.version
-                )));
-            }
+        if let Some(expected) = m.expected_version
+            && expected != deal.version
+        {
+            return Err(ToolError::Conflict(format!(
+                "deal {} is at version {}, not {expected}; read it again",
+                deal.id, deal.version
+            )));
         }
         sqlx::query(
             "UPDATE deals SET stage_id = $2, version = version + 1, updated_at = $3, last_activity_at = $3,

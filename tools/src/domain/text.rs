@@ -76,7 +76,7 @@ impl Currency {
         let mut grouped = String::new();
         let s = major.abs().to_string();
         for (i, ch) in s.chars().enumerate() {
-            if i > 0 && (s.len() - i) % 3 == 0 {
+            if i > 0 && (s.len() - i).is_multiple_of(3) {
                 grouped.push(',');
             }
             grouped.push(ch);
