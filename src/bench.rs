@@ -147,6 +147,7 @@ pub async fn turns(config: &Config, pool: PgPool, iterations: usize) -> anyhow::
     let state = crate::app::state(config, pool.clone())?;
     let (caller, contacts, names) = subjects(&pool).await?;
     let mut samples = Vec::with_capacity(iterations);
+    let mut by_kind: [Vec<Duration>; 5] = Default::default();
     let mut errors = 0;
     for i in 0..iterations {
         let name = &names[i % names.len()];
@@ -187,6 +188,10 @@ pub async fn turns(config: &Config, pool: PgPool, iterations: usize) -> anyhow::
             }
         }
         samples.push(started.elapsed());
+        by_kind[i % 5].push(started.elapsed());
+    }
+    for (label, s) in ["focus", "find", "create task", "who is this (focus)", "my tasks"].iter().zip(by_kind) {
+        eprintln!("  {label}: {}", summarise(s, 0));
     }
     Ok(summarise(samples, errors))
 }

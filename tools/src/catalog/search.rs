@@ -66,9 +66,10 @@ async fn contacts(conn: &mut PgConnection, input: &SearchInput) -> Result<Vec<Hi
         "SELECT 'contact' AS kind, c.id, trim(c.first_name || ' ' || c.last_name) AS title,
             nullif(concat_ws(' · ', c.email, c.phone, co.name), '') AS subtitle,
             (1 + word_similarity($1, c.search_text))::float8 AS score
-         FROM contacts c LEFT JOIN companies co ON co.tenant_id = c.tenant_id AND co.id = c.company_id
-         WHERE c.search_text LIKE $2 AND c.search_text LIKE $3 AND c.search_text LIKE $4
-         ORDER BY score DESC, c.id LIMIT $5",
+         FROM contact_ids_with_words($2, $3, $4, $1, $5::int) m
+         JOIN contacts c ON c.id = m.id
+         LEFT JOIN companies co ON co.tenant_id = c.tenant_id AND co.id = c.company_id
+         ORDER BY score DESC, c.id",
     )
     .bind(&input.query)
     .bind(&input.words[0])
