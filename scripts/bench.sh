@@ -53,5 +53,7 @@ echo "== Copilot turn with the built-in planner (in-process)"
 "$BIN" bench turn --iterations 500
 echo "== 200 chat users, one message every 5 s each (second process over HTTP)"
 "$BIN" bench chat-load --url "http://127.0.0.1:$port" --token "$all_tokens" --users 200 --every 5 --seconds "${CHAT_SECONDS:-60}"
-echo "== texting: 1,000 approved texts to a fake Twilio; 500 inbound webhooks/s (in-process)"
-"$BIN" bench sms --messages 1000 --webhook-rate 500 --webhook-seconds 10
+echo "== texting: 1,000 approved texts to a fake Twilio; 500 inbound webhooks/s (in-process, own database)"
+bash scripts/pg.sh psql -q -c "DROP DATABASE IF EXISTS heimdell_bench_sms" -c "CREATE DATABASE heimdell_bench_sms" >&2
+DATABASE_URL="${admin%/*}/heimdell_bench_sms" "$BIN" migrate >&2
+DATABASE_URL="${admin%/*}/heimdell_bench_sms" "$BIN" bench sms --messages 1000 --webhook-rate 500 --webhook-seconds 10
