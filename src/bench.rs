@@ -190,7 +190,16 @@ pub async fn turns(config: &Config, pool: PgPool, iterations: usize) -> anyhow::
         samples.push(started.elapsed());
         by_kind[i % 5].push(started.elapsed());
     }
-    for (label, s) in ["focus", "find", "create task", "who is this (focus)", "my tasks"].iter().zip(by_kind) {
+    for (label, s) in [
+        "focus",
+        "find",
+        "create task",
+        "who is this (focus)",
+        "my tasks",
+    ]
+    .iter()
+    .zip(by_kind)
+    {
         eprintln!("  {label}: {}", summarise(s, 0));
     }
     Ok(summarise(samples, errors))

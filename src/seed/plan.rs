@@ -406,9 +406,10 @@ impl TaskDue {
 
 /// A local wall-clock time as an instant; in a DST gap, the first instant after it.
 pub fn local_instant(tz: Tz, date: NaiveDate, hour: u32, minute: u32) -> DateTime<Utc> {
-    let naive: NaiveDateTime = date
-        .and_hms_opt(hour, minute, 0)
-        .unwrap_or_else(|| date.and_hms_opt(12, 0, 0).unwrap());
+    let naive: NaiveDateTime = date.and_hms_opt(hour, minute, 0).unwrap_or_else(|| {
+        date.and_hms_opt(12, 0, 0)
+            .expect("noon exists on every date")
+    });
     for shift in 0..4 {
         if let Some(t) = tz
             .from_local_datetime(&(naive + Duration::minutes(30 * shift)))

@@ -122,6 +122,22 @@ async fn commit(tx: Transaction<'static, Postgres>) -> Result<(), Response> {
         .map_err(|e| ApiError::internal(e).into_response())
 }
 
+/// The end of every verified webhook: if recording it worked, commit and answer `ok`;
+/// otherwise roll back (nothing half-recorded) and answer 500, so Twilio retries.
+async fn finish<T, E: std::fmt::Display>(
+    tx: Transaction<'static, Postgres>,
+    recorded: Result<T, E>,
+    ok: Response,
+) -> Response {
+    if let Err(e) = recorded {
+        return ApiError::internal(e).into_response();
+    }
+    match commit(tx).await {
+        Ok(()) => ok,
+        Err(r) => r,
+    }
+}
+
 /// `POST /webhooks/twilio/{tenant_id}/sms`: an inbound text.
 pub async fn inbound_sms(
     State(state): State<ApiState>,
@@ -150,13 +166,8 @@ pub async fn inbound_sms(
         body: &sms.body,
         keyword,
     };
-    if let Err(e) = inbound::receive_sms(&mut tx, &incoming, Utc::now()).await {
-        return ApiError::internal(e).into_response();
-    }
-    if let Err(r) = commit(tx).await {
-        return r;
-    }
-    twiml_response(twiml::empty_response())
+    let recorded = inbound::receive_sms(&mut tx, &incoming, Utc::now()).await;
+    finish(tx, recorded, twiml_response(twiml::empty_response())).await
 }
 
 /// `POST /webhooks/twilio/{tenant_id}/sms-status`: delivery progress of a text we sent.
@@ -175,21 +186,15 @@ pub async fn sms_status(
         Ok(s) => s,
         Err(e) => return malformed(e),
     };
-    if let Err(e) = inbound::sms_status(
+    let recorded = inbound::sms_status(
         &mut tx,
         &s.message_sid,
         s.status.as_str(),
         s.error_code,
         Utc::now(),
     )
-    .await
-    {
-        return ApiError::internal(e).into_response();
-    }
-    if let Err(r) = commit(tx).await {
-        return r;
-    }
-    StatusCode::NO_CONTENT.into_response()
+    .await;
+    finish(tx, recorded, StatusCode::NO_CONTENT.into_response()).await
 }
 
 /// `POST /webhooks/twilio/{tenant_id}/call-status`: progress of a call we started.
@@ -208,7 +213,7 @@ pub async fn call_status(
         Ok(s) => s,
         Err(e) => return malformed(e),
     };
-    if let Err(e) = inbound::call_status(
+    let recorded = inbound::call_status(
         &mut tx,
         &s.call_sid,
         s.status.as_str(),
@@ -216,14 +221,8 @@ pub async fn call_status(
         s.sequence_number,
         Utc::now(),
     )
-    .await
-    {
-        return ApiError::internal(e).into_response();
-    }
-    if let Err(r) = commit(tx).await {
-        return r;
-    }
-    StatusCode::NO_CONTENT.into_response()
+    .await;
+    finish(tx, recorded, StatusCode::NO_CONTENT.into_response()).await
 }
 
 #[derive(Deserialize)]

@@ -115,41 +115,24 @@ pub async fn require_settings(conn: &mut PgConnection) -> Result<TwilioSettings,
     })
 }
 
-/// A contact as someone to text or call.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Recipient {
-    pub id: Uuid,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub title: Option<String>,
-    pub company_name: Option<String>,
-    pub owner_id: Option<Uuid>,
-    pub owner_name: Option<String>,
-    pub timezone: Option<String>,
-    pub sms_opt_out: bool,
-    pub do_not_call: bool,
-    pub anonymised: bool,
+/// A contact as someone to text or call: the contact's read model (the same one `get_contact`
+/// shows), with the questions outreach asks of it.
+#[derive(Debug, Clone)]
+pub struct Recipient(pub crate::records::ContactRecord);
+
+impl std::ops::Deref for Recipient {
+    type Target = crate::records::ContactRecord;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 /// Loads a contact of this tenant as a recipient.
 pub async fn recipient(conn: &mut PgConnection, contact_id: Uuid) -> Result<Recipient, ToolError> {
-    sqlx::query_as::<_, Recipient>(
-        "SELECT c.id, c.first_name, c.last_name, c.email, c.phone, c.title, co.name AS company_name,
-                c.owner_id, u.name AS owner_name, c.timezone, c.sms_opt_out, c.do_not_call, c.anonymised
-         FROM contacts c
-         LEFT JOIN companies co ON co.tenant_id = c.tenant_id AND co.id = c.company_id
-         LEFT JOIN users u ON u.tenant_id = c.tenant_id AND u.id = c.owner_id
-         WHERE c.id = $1",
-    )
-    .bind(contact_id)
-    .fetch_optional(conn)
-    .await?
-    .ok_or(ToolError::NotFound {
-        entity: "contact",
-        id: contact_id.to_string(),
-    })
+    crate::records::get_contact(conn, contact_id)
+        .await
+        .map(Recipient)
 }
 
 /// `+` and digits that the numbering plan accepts as a real number, in E.164 already.
