@@ -14,6 +14,7 @@
 //! - [`crypto`]: tenant secrets sealed at rest (XChaCha20-Poly1305).
 //! - [`outreach`]: texting and calling: Twilio settings, consent, quiet hours, rendering, the
 //!   durable outbox and what inbound webhooks change.
+//! - [`tenancy`]: provisioning a workspace: tenant, default pipeline, members, API tokens.
 
 pub mod catalog;
 pub mod crypto;
@@ -24,6 +25,7 @@ pub mod identity;
 pub mod outreach;
 pub mod records;
 pub mod registry;
+pub mod tenancy;
 
 pub use error::{FieldError, ToolError};
 pub use registry::{Actor, Channel, Ctx, Facts, Inspection, Registry, ToolKind};

@@ -43,7 +43,7 @@ async fn bridge(conn: &mut PgConnection, ctx: &Ctx, contact_id: Uuid) -> Result<
         .map(|p| p.as_str().to_string())
         .ok_or_else(|| {
             ToolError::Conflict(
-                "Your profile has no phone number in E.164 form (e.g. +15551234567): Heimdell rings your own phone first and then connects the contact. Ask an admin to add it.".into(),
+                "Your profile has no phone number in E.164 form (a plus sign, the country code, then the number): Heimdell rings your own phone first and then connects the contact. Ask an admin to add it.".into(),
             )
         })?;
     Ok(Bridge { r, s, rep_number })

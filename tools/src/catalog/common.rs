@@ -141,7 +141,9 @@ pub async fn check_refs(
             if !exists {
                 errors.push(FieldError::new(
                     *field,
-                    format!("no {} with id {id}", what.entity()),
+                    // The id is not repeated: for another workspace's id, the answer must not differ
+                    // from a made-up one's in anything but the field.
+                    format!("no {} with that id", what.entity()),
                 ));
             }
         }

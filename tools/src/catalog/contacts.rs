@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::common::{Check, Ref, check_refs, checked, foreign, owner_of, record_change};
 use crate::domain::{Email, LawfulBasis, Phone, ReasonCode, Text, TimeZone};
 use crate::error::ToolError;
+use crate::outreach::consent::{self, ConsentChange, ConsentChannel, ConsentStatus};
 use crate::records;
 use crate::registry::{Ctx, Facts, Inspection, Tool, ToolKind};
 
@@ -408,6 +409,38 @@ impl Tool for UpdateContact {
             if old_json == new_json {
                 continue;
             }
+            // Consent flags change through the consent history, like `record_consent`: the
+            // flag is only ever the mirror of the latest event, so sends (which read the flag)
+            // and the history (which audits read) can never disagree.
+            if let (Some(channel), NewValue::Flag(b)) = (consent_channel(field), value) {
+                let withdrawn = if channel == ConsentChannel::Marketing {
+                    !*b
+                } else {
+                    *b
+                };
+                consent::record(
+                    conn,
+                    &ConsentChange {
+                        contact_id: u.contact_id,
+                        channel,
+                        status: if withdrawn {
+                            ConsentStatus::Withdrawn
+                        } else {
+                            ConsentStatus::Granted
+                        },
+                        source: "contact edit",
+                        lawful_basis: None,
+                        note: u.reason.as_ref().map(ReasonCode::as_str),
+                        recorded_by: Some(ctx.actor.user_id),
+                        action_id: ctx.action_id,
+                        message_id: None,
+                        at: ctx.now,
+                    },
+                )
+                .await?;
+                changed.push(*field);
+                continue;
+            }
             // Column names come from this module's fixed list, never from input.
             let stamp = match *field {
                 "email_opt_out" | "sms_opt_out" | "do_not_call" | "marketing_consent" => {
@@ -453,5 +486,16 @@ impl Tool for UpdateContact {
         }
         let contact = records::get_contact(conn, u.contact_id).await?;
         Ok(json!({ "contact": contact, "changed": changed }))
+    }
+}
+
+/// The consent channel a contact flag mirrors.
+fn consent_channel(field: &str) -> Option<ConsentChannel> {
+    match field {
+        "sms_opt_out" => Some(ConsentChannel::Sms),
+        "do_not_call" => Some(ConsentChannel::Call),
+        "email_opt_out" => Some(ConsentChannel::Email),
+        "marketing_consent" => Some(ConsentChannel::Marketing),
+        _ => None,
     }
 }

@@ -188,6 +188,8 @@ impl Tool for Search {
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score));
         hits.truncate(input.limit as usize);
-        Ok(json!({ "query": input.query, "results": hits }))
+        // The query is not echoed: it is the caller's own words, and echoed back it would read
+        // as if the CRM held it.
+        Ok(json!({ "results": hits }))
     }
 }

@@ -14,6 +14,11 @@ impl Country {
             .map(Country)
             .map_err(|_| format!("`{code}` is not a known country code"))
     }
+
+    /// The ISO 3166 alpha-2 code, e.g. `US`.
+    pub fn code(&self) -> &str {
+        self.0.as_ref()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
