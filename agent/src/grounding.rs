@@ -169,6 +169,9 @@ pub enum Finding {
     UnknownCitation { marker: String },
     /// A fact stated that appears in no source.
     UngroundedFact { fact: String },
+    /// A claim that something was done (sent, called, created, approved) in a turn in which
+    /// nothing ran.
+    UnbackedClaim { claim: String },
 }
 
 impl Finding {
@@ -180,8 +183,71 @@ impl Finding {
             Finding::UngroundedFact { fact } => {
                 format!("“{fact}” does not appear in the data I read")
             }
+            Finding::UnbackedClaim { claim } => {
+                format!("says “{claim}”, but nothing was done in this conversation turn")
+            }
         }
     }
+}
+
+/// Phrases that say an action happened.
+const DONE_PHRASES: &[&str] = &[
+    "i sent",
+    "i've sent",
+    "i have sent",
+    "has been sent",
+    "have been sent",
+    "was sent",
+    "were sent",
+    "i texted",
+    "i've texted",
+    "i have texted",
+    "texted everyone",
+    "i called",
+    "i've called",
+    "i have called",
+    "i created",
+    "i've created",
+    "i have created",
+    "has been created",
+    "i moved",
+    "i've moved",
+    "has been moved",
+    "i approved",
+    "i've approved",
+    "has been approved",
+    "i updated",
+    "i've updated",
+    "has been updated",
+    "i deleted",
+    "i've deleted",
+    "has been deleted",
+    "i scheduled",
+    "i've scheduled",
+    "done:",
+    "done -",
+    "done.",
+    "done!",
+];
+
+/// Claims in `reply` that something was done, as written (for a turn in which nothing ran).
+pub fn done_claims(reply: &str) -> Vec<Finding> {
+    // ASCII lower-casing keeps byte offsets, so matches slice the original text.
+    let lower = reply.to_ascii_lowercase().replace('’', "'");
+    let original = reply.replace('’', "'");
+    let mut out = Vec::new();
+    for p in DONE_PHRASES {
+        if let Some(at) = lower.find(p) {
+            let claim = original[at..at + p.len()].to_string();
+            if !out
+                .iter()
+                .any(|f| matches!(f, Finding::UnbackedClaim { claim: c } if *c == claim))
+            {
+                out.push(Finding::UnbackedClaim { claim });
+            }
+        }
+    }
+    out
 }
 
 /// Checks a reply against the sources.
@@ -270,15 +336,18 @@ impl Fact {
     }
 }
 
-const MONTHS: [&str; 12] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-];
 const CURRENCY_WORDS: [&str; 12] = [
     "usd", "eur", "gbp", "nok", "sek", "dkk", "chf", "cad", "aud", "jpy", "inr", "brl",
 ];
 
 /// Pulls the checkable facts out of plain text: emails, phone numbers, amounts, dates.
 fn facts(text: &str) -> Vec<Fact> {
+    // Line by line: a phone number at the end of one list line must not run into the next
+    // line's "2." and become a longer, unknown number.
+    text.lines().flat_map(facts_in_line).collect()
+}
+
+fn facts_in_line(text: &str) -> Vec<Fact> {
     let mut out = Vec::new();
     let tokens: Vec<&str> = text.split_whitespace().collect();
     let trim = |t: &str| {
@@ -313,9 +382,12 @@ fn facts(text: &str) -> Vec<Fact> {
         }
         // "28 Nov" / "Nov 28" (optionally with a year).
         let lower = tok.to_lowercase();
-        if let Some(m) = MONTHS.iter().position(|m| {
-            lower.starts_with(m) && lower.len() <= 9 && lower.chars().all(char::is_alphabetic)
-        }) {
+        // The month's name or its abbreviation, not any word starting like one ("Jane",
+        // "Mario", "Decker").
+        if let Some(m) = crate::model::planner::dates::month(&lower)
+            .filter(|_| lower.chars().all(char::is_alphabetic))
+            .map(|m| m as usize - 1)
+        {
             let before = i.checked_sub(1).map(|j| trim(tokens[j]));
             let after = tokens.get(i + 1).map(|t| trim(t));
             let day = [before.clone(), after.clone()]
@@ -450,6 +522,21 @@ mod tests {
         let invented = format!("See [[deal:{}]] and [[deal:nope]].", Uuid::now_v7());
         assert_eq!(check(&invented, &s).len(), 2);
         assert_eq!(strip_markers(&text), "The deal  is with Jane .");
+    }
+
+    #[test]
+    fn a_phone_at_the_end_of_a_list_line_stays_one_number() {
+        let (s, _, _) = sources();
+        let phone = "+1 415 555 2671";
+        let listed = format!("Several match:\n1. Jane {phone}\n2. Jane Doe\nWhich one?");
+        let found = facts(&listed);
+        assert!(
+            found
+                .iter()
+                .all(|f| !matches!(f, Fact::Phone(d) if d.len() > 11)),
+            "{found:?}"
+        );
+        assert!(check(&listed, &s).is_empty(), "{:?}", check(&listed, &s));
     }
 
     #[test]

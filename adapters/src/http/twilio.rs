@@ -20,7 +20,7 @@ use heimdell_agent::{ProposeOutcome, ProposeRequest};
 use heimdell_tools::crypto::secret_aad;
 use heimdell_tools::db::begin_tenant;
 use heimdell_tools::domain::Role;
-use heimdell_tools::outreach::inbound::{self, IncomingSms, Keyword as ToolKeyword, VoiceAnswer};
+use heimdell_tools::outreach::inbound::{self, IncomingSms, VoiceAnswer};
 use heimdell_tools::outreach::{self, TOKEN_PURPOSE, outbox};
 use heimdell_tools::{FieldError, ToolError};
 use secrecy::ExposeSecret;
@@ -33,9 +33,7 @@ use super::auth::AuthUser;
 use super::error::ApiError;
 use super::extract::{Body, Query};
 use super::state::ApiState;
-use crate::twilio::{
-    CallStatus, FormParams, InboundSms, Keyword, SIGNATURE_HEADER, SmsStatus, twiml,
-};
+use crate::twilio::{CallStatus, FormParams, InboundSms, SIGNATURE_HEADER, SmsStatus, twiml};
 
 /// A request that passed the signature check, with its tenant's transaction still open.
 struct Verified {
@@ -154,11 +152,7 @@ pub async fn inbound_sms(
         Ok(s) => s,
         Err(e) => return malformed(e),
     };
-    let keyword = sms.keyword().map(|k| match k {
-        Keyword::OptOut => ToolKeyword::OptOut,
-        Keyword::OptIn => ToolKeyword::OptIn,
-        Keyword::Help => ToolKeyword::Help,
-    });
+    let keyword = sms.keyword().map(Into::into);
     let incoming = IncomingSms {
         message_sid: &sms.message_sid,
         from: &sms.from,

@@ -248,6 +248,16 @@ pub enum Keyword {
     Help,
 }
 
+impl From<Keyword> for heimdell_tools::outreach::inbound::Keyword {
+    fn from(k: Keyword) -> Self {
+        match k {
+            Keyword::OptOut => Self::OptOut,
+            Keyword::OptIn => Self::OptIn,
+            Keyword::Help => Self::Help,
+        }
+    }
+}
+
 /// The keyword an inbound SMS body is, following Twilio's rules for its default opt-out
 /// handling: the whole message must be the single word, in any case, optionally surrounded by
 /// whitespace or punctuation ("stop", " Stop. ", "STOP!"). "Stop please" or "please stop" are

@@ -26,6 +26,11 @@ use crate::model::{
 use crate::prompt::Prompts;
 use runtime_tools::Decision;
 
+/// How the runtime's request to repair an ungrounded reply starts (models that cannot rewrite,
+/// like the built-in planner, recognise it and answer with nothing, so the runtime keeps the
+/// grounded part of the first answer).
+pub const GROUNDING_CHECK_PREFIX: &str = "[Heimdell grounding check]";
+
 /// Limits of a turn.
 #[derive(Debug, Clone)]
 pub struct CopilotConfig {
@@ -119,6 +124,8 @@ pub struct Copilot {
 /// What one turn gathered while it ran.
 struct TurnState {
     sources: Sources,
+    /// The numbered proposals the user was last shown in this thread (number → id).
+    listing: std::collections::BTreeMap<usize, Uuid>,
     actions: Vec<ActionView>,
     warnings: Vec<String>,
     prompt_tokens: u64,
@@ -232,6 +239,13 @@ impl Copilot {
 
         let mut messages = vec![Message::System { content: system }];
         let mut state = TurnState {
+            listing: runtime_tools::last_listing(
+                history
+                    .iter()
+                    .rev()
+                    .filter(|m| m.role == "assistant")
+                    .map(|m| m.text.as_str()),
+            ),
             sources: pack.sources.clone(),
             actions: Vec::new(),
             warnings: Vec::new(),
@@ -373,7 +387,19 @@ impl Copilot {
         text: String,
         state: &mut TurnState,
     ) -> Result<String, ChatError> {
-        let findings = grounding::check(&text, &state.sources);
+        // Nothing ran this turn: a reply that says something was done is not true.
+        let nothing_ran = !state
+            .actions
+            .iter()
+            .any(|a| a.status == crate::actions::ActionStatus::Executed);
+        let check = |t: &str| {
+            let mut f = grounding::check(t, &state.sources);
+            if nothing_ran {
+                f.extend(grounding::done_claims(t));
+            }
+            f
+        };
+        let findings = check(&text);
         if findings.is_empty() {
             return Ok(text);
         }
@@ -384,7 +410,7 @@ impl Copilot {
         });
         request.messages.push(Message::User {
             content: format!(
-                "[Heimdell grounding check] Your reply {}. Rewrite it using only the data shown in this conversation, cite only ids you were shown, and say plainly what is not recorded.",
+                "{GROUNDING_CHECK_PREFIX} Your reply {}. Rewrite it using only the data shown in this conversation, cite only ids you were shown, and say plainly what is not recorded.",
                 problems.join("; ")
             ),
         });
@@ -392,7 +418,7 @@ impl Copilot {
             Ok(r) if r.tool_calls.is_empty() => r.content.unwrap_or_default(),
             Ok(_) | Err(_) => String::new(),
         };
-        if !repaired.trim().is_empty() && grounding::check(&repaired, &state.sources).is_empty() {
+        if !repaired.trim().is_empty() && check(&repaired).is_empty() {
             state
                 .warnings
                 .push("The first answer was corrected by the grounding check.".into());
@@ -403,7 +429,7 @@ impl Copilot {
         } else {
             repaired
         };
-        let remaining = grounding::check(&base, &state.sources);
+        let remaining = check(&base);
         let cleaned = remove_ungrounded(&base, &remaining);
         for f in &remaining {
             state.warnings.push(format!("Left out: {}.", f.describe()));
@@ -535,11 +561,43 @@ impl Copilot {
                 &[],
             ));
         }
+        if runtime_tools::asks_for_all(user_message) {
+            state
+                .warnings
+                .push("Proposals are decided one at a time; nothing was decided.".into());
+            return Ok(tool_error(
+                "not_allowed",
+                "Proposals are decided one at a time, each by its number (\"approve 2\"). Nothing was decided.",
+                &[],
+            ));
+        }
         let items = runtime_tools::pending(&self.pipeline, caller).await?;
-        let id = match runtime_tools::target(args, &items) {
+        let id = match runtime_tools::target(args, &items, &state.listing) {
             Ok(id) => id,
             Err(m) => return Ok(tool_error("invalid_arguments", &m, &[])),
         };
+        // The user's words decide which proposals: when they name numbers (as last shown to
+        // them), the model may only decide one of those.
+        let named = runtime_tools::numbers_in(user_message);
+        let allowed: Vec<Uuid> = named
+            .iter()
+            .filter_map(|n| runtime_tools::numbered_id(*n, &state.listing, &items))
+            .collect();
+        if !named.is_empty() && !allowed.contains(&id) {
+            state.warnings.push("The Copilot tried to decide a different proposal than the one the user named; nothing was decided.".into());
+            return Ok(tool_error(
+                "not_allowed",
+                &format!(
+                    "The user asked about proposal number {}, not this one. Nothing was decided.",
+                    named
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                &[],
+            ));
+        }
         let outcome = match wanted {
             Decision::Approve => self.pipeline.approve(caller, id, None).await,
             Decision::Reject => self.pipeline.reject(caller, id, None).await,
@@ -609,7 +667,8 @@ fn remove_ungrounded(text: &str, findings: &[Finding]) -> String {
         .iter()
         .filter_map(|f| match f {
             Finding::UngroundedFact { fact } => Some(fact.as_str()),
-            _ => None,
+            Finding::UnbackedClaim { claim } => Some(claim.as_str()),
+            Finding::UnknownCitation { .. } => None,
         })
         .collect();
     if facts.is_empty() {
@@ -617,18 +676,50 @@ fn remove_ungrounded(text: &str, findings: &[Finding]) -> String {
     }
     let mut kept = Vec::new();
     for line in out.lines() {
-        let sentences: Vec<&str> = line.split_inclusive(['.', '!', '?']).collect();
-        let good: String = sentences
+        let good: String = sentences(line)
             .into_iter()
             .filter(|s| {
                 !facts
                     .iter()
-                    .any(|f| grounding::strip_markers(s).contains(f))
+                    .any(|f| mentions(&grounding::strip_markers(s), f))
             })
             .collect();
         kept.push(good);
     }
     kept.join("\n")
+}
+
+/// A line's sentences, each with its end: a `.`, `!` or `?` ends one only when a space or the
+/// end of the line follows, so `jane.cooper@acme.example` and `12,500.00` stay whole.
+fn sentences(line: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut chars = line.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if matches!(c, '.' | '!' | '?') && chars.peek().is_none_or(|(_, next)| next.is_whitespace())
+        {
+            let end = i + c.len_utf8();
+            out.push(&line[start..end]);
+            start = end;
+        }
+    }
+    if start < line.len() {
+        out.push(&line[start..]);
+    }
+    out
+}
+
+/// Whether a sentence states a fact: as written, or for a number, the same digits however
+/// they are spaced ("+1 212 555 0177" states "12125550177").
+fn mentions(sentence: &str, fact: &str) -> bool {
+    if sentence.contains(fact) {
+        return true;
+    }
+    let digits = |t: &str| t.chars().filter(char::is_ascii_digit).collect::<String>();
+    let fact_digits = digits(fact);
+    fact_digits.len() >= 7
+        && fact_digits.len() * 2 >= fact.chars().filter(|c| !c.is_whitespace()).count()
+        && digits(sentence).contains(&fact_digits)
 }
 
 #[cfg(test)]
@@ -649,6 +740,21 @@ mod tests {
             },
             Finding::UngroundedFact { fact: "+1".into() },
         ];
+        let kept = remove_ungrounded(
+            "Mail jane.cooper@acme.example today. Ring +1 212 555 0177. Worth USD 125,000.00. Bye.",
+            &[
+                Finding::UngroundedFact {
+                    fact: "jane.cooper@acme.example".into(),
+                },
+                Finding::UngroundedFact {
+                    fact: "12125550177".into(),
+                },
+                Finding::UngroundedFact {
+                    fact: "USD 125,000.00".into(),
+                },
+            ],
+        );
+        assert_eq!(kept.trim(), "Bye.", "{kept}");
         let out = remove_ungrounded(&text, &findings);
         assert!(!out.contains(&id.to_string()));
         assert!(!out.contains("mobile"), "{out}");

@@ -58,6 +58,64 @@ pub fn decision_in(user_message: &str) -> Option<Decision> {
     }
 }
 
+/// The numbered proposals the user was last shown: from the newest assistant message (given
+/// newest first) that has lines like `2. Text Jane … [[action:<id>]]`, number → id. Numbers
+/// then mean what the user saw, even after an earlier one was decided and the queue moved up.
+pub fn last_listing<'a>(
+    assistant_messages_newest_first: impl Iterator<Item = &'a str>,
+) -> std::collections::BTreeMap<usize, Uuid> {
+    for text in assistant_messages_newest_first {
+        let mut listing = std::collections::BTreeMap::new();
+        for line in text.lines() {
+            let line = line.trim_start();
+            let digits: String = line.chars().take_while(char::is_ascii_digit).collect();
+            let Ok(n) = digits.parse::<usize>() else {
+                continue;
+            };
+            if !line[digits.len()..].starts_with(['.', ')']) {
+                continue;
+            }
+            let id = line
+                .find("[[action:")
+                .and_then(|at| line.get(at + 9..at + 45))
+                .and_then(|id| Uuid::parse_str(id).ok());
+            if let Some(id) = id {
+                listing.insert(n, id);
+            }
+        }
+        if !listing.is_empty() {
+            return listing;
+        }
+    }
+    std::collections::BTreeMap::new()
+}
+
+/// Whether the user's message asks to decide everything at once ("approve all").
+pub fn asks_for_all(user_message: &str) -> bool {
+    user_message
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| matches!(w, "all" | "everything" | "both" | "every"))
+}
+
+/// The proposal numbers the user's own message names ("approve 2", "approve #1 and #3",
+/// "reject the second one"); empty when it names none ("approve it").
+pub fn numbers_in(user_message: &str) -> Vec<usize> {
+    const ORDINALS: [&str; 10] = [
+        "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
+        "tenth",
+    ];
+    user_message
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter_map(|w| {
+            w.parse::<usize>()
+                .ok()
+                .or_else(|| ORDINALS.iter().position(|o| *o == w).map(|i| i + 1))
+        })
+        .collect()
+}
+
 /// The pending actions in the numbered order `list_pending_actions` shows them.
 pub async fn pending(pipeline: &Pipeline, caller: Caller) -> Result<Vec<ActionView>, ActionError> {
     let mut items = pipeline
@@ -87,13 +145,30 @@ pub fn numbered(items: &[ActionView]) -> Value {
     json!({ "items": list })
 }
 
+/// The action a proposal number means: the one on that line of the list the user was last
+/// shown, else that place in the pending queue.
+pub fn numbered_id(
+    n: usize,
+    listing: &std::collections::BTreeMap<usize, Uuid>,
+    items: &[ActionView],
+) -> Option<Uuid> {
+    if !listing.is_empty() {
+        return listing.get(&n).copied();
+    }
+    n.checked_sub(1).and_then(|i| items.get(i)).map(|a| a.id)
+}
+
 /// Which action a `decide_action` call names.
-pub fn target(args: &Value, items: &[ActionView]) -> Result<Uuid, String> {
+pub fn target(
+    args: &Value,
+    items: &[ActionView],
+    listing: &std::collections::BTreeMap<usize, Uuid>,
+) -> Result<Uuid, String> {
     if let Some(id) = args.get("action_id").and_then(Value::as_str) {
         return Uuid::parse_str(id).map_err(|_| "action_id is not an id".to_string());
     }
     match args.get("number").and_then(Value::as_u64) {
-        Some(n) if n >= 1 && (n as usize) <= items.len() => Ok(items[n as usize - 1].id),
+        Some(n) if let Some(id) = numbered_id(n as usize, listing, items) => Ok(id),
         Some(n) => Err(format!(
             "there is no proposal number {n}; {} are waiting",
             items.len()

@@ -4,7 +4,8 @@
 use serde_json::{Value, json};
 
 use super::intent::{
-    CompanyDraft, ContactDraft, Intent, LogDraft, StageMove, TaskDraft, TaskQuery, TextDraft, Which,
+    CompanyDraft, ContactDraft, Intent, LogDraft, Question, StageMove, TaskDraft, TaskQuery,
+    TextDraft, Which,
 };
 use super::names::{ANY, COMPANY, CONTACT, DEAL, Name, Subject};
 use super::reply;
@@ -58,6 +59,7 @@ pub fn run(t: &Turn, intent: Intent) -> Result<String, Halt> {
         }
         Intent::Search(name) => search(t, name),
         Intent::Show(subject) => show(t, subject),
+        Intent::Ask(q) => ask(t, q),
         Intent::ListTasks(q) => list_tasks(t, q),
         Intent::CreateTask(d) => create_task(t, d),
         Intent::Log(l) => log(t, l),
@@ -216,6 +218,19 @@ fn show(t: &Turn, subject: Subject) -> Result<String, Halt> {
         )),
         EntityKind::Task | EntityKind::Action => Ok(reply::unknown()),
     }
+}
+
+/// One field of one record: read the record, then say the value or that it is not recorded.
+fn ask(t: &Turn, q: Question) -> Result<String, Halt> {
+    let found = resolve(t, &q.subject, q.field.kinds())?;
+    let tool = match found.r.kind {
+        EntityKind::Contact => "get_contact",
+        EntityKind::Company => "get_company",
+        EntityKind::Deal => "get_deal",
+        EntityKind::Task | EntityKind::Action => return Ok(reply::unknown()),
+    };
+    let data = t.read(tool, json!({id_key(found.r.kind): found.r.id}))?;
+    Ok(reply::field_answer(&data, found.r, q.field))
 }
 
 fn list_tasks(t: &Turn, q: TaskQuery) -> Result<String, Halt> {

@@ -45,6 +45,14 @@ impl Planner {
 
     /// The next reply for a request: tool calls, or the final text.
     pub fn respond(&self, req: &ModelRequest) -> ModelReply {
+        // The planner's answers come only from tool results; when the runtime still finds
+        // something it cannot verify, the planner has nothing better to say, and an empty
+        // answer lets the runtime keep the verified part of the first one.
+        if let Some(crate::model::Message::User { content }) = req.messages.last()
+            && content.starts_with(crate::copilot::GROUNDING_CHECK_PREFIX)
+        {
+            return text_reply(String::new());
+        }
         let mut turn = Turn::new(req);
         if turn.calls_made() >= MAX_CALLS {
             return text_reply("I couldn't finish that in a reasonable number of steps, so I stopped. Could you rephrase it?".into());

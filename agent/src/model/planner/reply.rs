@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use heimdell_tools::domain::Currency;
 use serde_json::Value;
 
-use super::intent::{TaskQuery, Unsupported};
+use super::intent::{Field, TaskQuery, Unsupported};
 use super::names::Name;
 use super::resolve::Candidate;
 use super::text::unfence;
@@ -535,8 +535,11 @@ fn deal_line(d: &Value) -> String {
     if let Some(s) = text(d, "stage_name") {
         line.push_str(&format!(" — {s}"));
     }
+    // A deal's value defaults to 0: that means nobody entered one, not that it is worth 0.
     if let (Some(v), Some(c)) = (
-        d.get("value_minor").and_then(Value::as_i64),
+        d.get("value_minor")
+            .and_then(Value::as_i64)
+            .filter(|v| *v > 0),
         text(d, "currency"),
     ) {
         line.push_str(&format!(", {}", money(v, c)));
@@ -558,6 +561,79 @@ fn deals(out: &mut String, data: &Value) {
             out.push('\n');
             out.push_str(&deal_line(d));
         }
+    }
+}
+
+/// The answer to a question about one field (`get_contact` / `get_company` / `get_deal`):
+/// the value as recorded, or plainly that it is not recorded. Never a guess.
+pub fn field_answer(data: &Value, r: EntityRef, field: Field) -> String {
+    let rec = data.get(r.kind.as_str()).unwrap_or(&Value::Null);
+    let name = match r.kind {
+        EntityKind::Contact => format!(
+            "{} {}",
+            text(rec, "first_name").unwrap_or(""),
+            text(rec, "last_name").unwrap_or("")
+        )
+        .trim()
+        .to_string(),
+        _ => text(rec, "name").unwrap_or("this record").to_string(),
+    };
+    let who = format!("{name} {}", cite(r));
+    let label = field.label();
+    let value: Option<String> = match field {
+        Field::Email => text(rec, "email").map(str::to_string),
+        Field::Phone => text(rec, "phone").map(str::to_string),
+        Field::Title => text(rec, "title").map(str::to_string),
+        Field::Company => text(rec, "company_name").map(|c| {
+            format!(
+                "{c}{}",
+                cite_kind(
+                    EntityKind::Company,
+                    rec.get("company_id").unwrap_or(&Value::Null)
+                )
+            )
+        }),
+        Field::Owner => text(rec, "owner_name").map(str::to_string),
+        Field::Timezone => text(rec, "timezone").map(str::to_string),
+        Field::Value => rec
+            .get("value_minor")
+            .and_then(Value::as_i64)
+            .filter(|v| *v > 0)
+            .map(|v| money(v, text(rec, "currency").unwrap_or("USD"))),
+        Field::Stage => text(rec, "stage_name").map(str::to_string),
+        Field::CloseDate => text(rec, "expected_close").map(str::to_string),
+        Field::Domain => text(rec, "domain").map(str::to_string),
+        Field::Industry => text(rec, "industry").map(str::to_string),
+        Field::NotKept(_) => {
+            // No such field; a note on the record's timeline may still say it.
+            let words: Vec<String> = label
+                .to_lowercase()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            let mentions = data
+                .get("timeline")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|a| text(a, "body"))
+                .find(|body| {
+                    let b = body.to_lowercase().replace('-', " ");
+                    words.iter().all(|w| b.contains(w.as_str()))
+                });
+            return match mentions {
+                Some(body) => format!(
+                    "Heimdell has no {label} field, so it is not recorded as such, but a note on {who} mentions it: “{body}”"
+                ),
+                None => format!(
+                    "I don't know the {label} for {who}: Heimdell has no {label} field and no note I can read on {name} mentions it, so I won't guess. You could add it as a note once you know."
+                ),
+            };
+        }
+    };
+    match value {
+        Some(v) => format!("The {label} of {who} is {v}."),
+        None => format!("The {label} of {who} is not recorded in Heimdell."),
     }
 }
 
@@ -701,7 +777,9 @@ pub fn deal_summary(data: &Value, tz: Tz) -> String {
         None => out.push_str(" has no stage recorded"),
     }
     match (
-        d.get("value_minor").and_then(Value::as_i64),
+        d.get("value_minor")
+            .and_then(Value::as_i64)
+            .filter(|v| *v > 0),
         text(d, "currency"),
     ) {
         (Some(v), Some(c)) => out.push_str(&format!(", worth {}.", money(v, c))),

@@ -11,8 +11,11 @@ use super::names::{self, ANY, DEAL, Name, Subject};
 use super::text::{Sentence, capitalise, tidy, title_case};
 use crate::model::EntityKind;
 
+mod ask;
 mod reads;
 mod writes;
+
+pub use ask::{Field, Question};
 
 /// One request.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +29,8 @@ pub enum Intent {
     Search(Name),
     /// "Summarise the Acme deal."
     Show(Subject),
+    /// "What is Jane's phone number?", "what's the budget for the Acme deal?"
+    Ask(Question),
     /// "What's overdue?"
     ListTasks(TaskQuery),
     /// "Create a task to call Jane tomorrow at 10", "remind me …".
@@ -187,6 +192,10 @@ impl Intent {
                 Some(Intent::MoveDeal(m))
             }
             Intent::Show(Subject::Referent(_)) => Some(Intent::Show(named(ANY)?)),
+            Intent::Ask(mut q) if matches!(q.subject, Subject::Referent(_)) => {
+                q.subject = named(q.field.kinds())?;
+                Some(Intent::Ask(q))
+            }
             Intent::Log(mut l) if !matches!(l.about, Some(Subject::Named(_))) => {
                 l.about = Some(named(ANY)?);
                 Some(Intent::Log(l))
@@ -310,6 +319,7 @@ pub fn parse(text: &str, clock: Clock) -> Intent {
         reads::pending,
         reads::focus,
         reads::list_tasks,
+        ask::ask,
         reads::show,
         reads::search,
         reads::pick,
