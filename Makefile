@@ -2,7 +2,8 @@
 #
 #   make db            start the local Postgres (scripts/pg.sh up); last line = DATABASE_URL
 #   make demo          migrate, seed demo data and serve on http://127.0.0.1:8080
-#   make test          run the whole test suite against the local Postgres
+#   make test          run the whole test suite and the eval suite against the local Postgres
+#   make eval          run only the eval suite (evals/), scorecard in $CARGO_TARGET_DIR
 #   make browser-deps  install Chromium + chromedriver (for browser tests) if missing
 #   make bench-deps    install wrk if missing
 #
@@ -19,6 +20,7 @@ PG := $(ROOT)/scripts/pg.sh
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/heimdell-target
 
 HEIMDELL := cargo run --release --bin heimdell --
+EVAL := cargo run --quiet --bin heimdell -- eval --suite evals/ --json "$$CARGO_TARGET_DIR/eval-scorecard.json"
 
 # Not root: use sudo for apt-get.
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
@@ -35,10 +37,10 @@ esac; \
 export DATABASE_URL="$$url"
 endef
 
-.PHONY: help db demo test browser-deps bench-deps
+.PHONY: help db demo test eval browser-deps bench-deps
 
 help:
-	@sed -n '3,7p' '$(ROOT)/Makefile' | sed 's/^# *//'
+	@sed -n '3,8p' '$(ROOT)/Makefile' | sed 's/^# *//'
 
 db:
 	@bash '$(PG)' up
@@ -55,13 +57,23 @@ test: browser-deps
 	@$(ENSURE_DB); \
 	cd '$(ROOT)'; \
 	echo "make: CARGO_TARGET_DIR=$$CARGO_TARGET_DIR" >&2; \
-	bash '$(PG)' psql -qAt -c "SELECT 'DROP DATABASE IF EXISTS ' || quote_ident(datname) || ';' FROM pg_database WHERE datname LIKE 'heimdell\_test\_%'" | bash '$(PG)' psql -q >/dev/null; \
+	bash '$(PG)' psql -qAt -c "SELECT 'DROP DATABASE IF EXISTS ' || quote_ident(datname) || ' WITH (FORCE);' FROM pg_database WHERE datname LIKE 'heimdell\_test\_%' OR datname LIKE 'heimdell\_eval\_%'" | bash '$(PG)' psql -q >/dev/null; \
+	status=0; \
 	if cargo nextest --version >/dev/null 2>&1; then \
-	  cargo test --workspace --doc; \
-	  cargo nextest run --workspace --no-fail-fast; \
+	  cargo test --workspace --doc || status=$$?; \
+	  cargo nextest run --workspace --no-fail-fast || status=$$?; \
 	else \
-	  cargo test --workspace --no-fail-fast; \
-	fi
+	  cargo test --workspace --no-fail-fast || status=$$?; \
+	fi; \
+	$(EVAL) || status=$$?; \
+	exit $$status
+
+# The eval suite (evals/): the built-in planner's and the scripted cases, on a database of its
+# own; exits non-zero on any safety violation or a pass rate under the suite's threshold.
+eval:
+	@$(ENSURE_DB); \
+	cd '$(ROOT)'; \
+	$(EVAL)
 
 browser-deps:
 	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \

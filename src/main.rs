@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use heimdell::config::{Config, LogFormat};
-use heimdell::{app, bench, database, seed};
+use heimdell::eval::{EvalModel, EvalOptions};
+use heimdell::{app, bench, database, eval, seed};
 
 #[derive(Parser)]
 #[command(
@@ -39,6 +40,33 @@ enum Command {
     Bench {
         #[command(subcommand)]
         what: BenchWhat,
+    },
+    /// Run the eval suite on a database of its own and write the scorecard. Exits 1 on any
+    /// safety violation or when the pass rate is under the suite's threshold.
+    Eval {
+        /// The suite folder (with suite.yaml).
+        #[arg(long, default_value = "evals/")]
+        suite: PathBuf,
+        /// builtin: the planner's cases; scripted: the scripted cases; openai: the planner's
+        /// cases driven by the configured OpenAI-compatible model. Default: every case with
+        /// its own model.
+        #[arg(long, value_enum)]
+        model: Option<EvalModel>,
+        /// Run each case K times and report pass^k (for real models).
+        #[arg(long, value_name = "K", default_value_t = 1)]
+        repeat: usize,
+        /// Write the JSON scorecard here.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Cases run at once.
+        #[arg(long, default_value_t = 4)]
+        jobs: usize,
+        /// Only the cases whose id contains this.
+        #[arg(long, value_name = "TEXT")]
+        only: Option<String>,
+        /// Keep the eval database afterwards.
+        #[arg(long)]
+        keep_db: bool,
     },
     /// Migrate, then serve the API (and web panel) until Ctrl-C.
     Serve {
@@ -194,6 +222,28 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
         },
+        Command::Eval {
+            suite,
+            model,
+            repeat,
+            json,
+            jobs,
+            only,
+            keep_db,
+        } => {
+            let opts = EvalOptions {
+                suite,
+                model,
+                repeat: repeat.max(1),
+                json,
+                jobs: jobs.max(1),
+                only,
+                keep_db,
+            };
+            if !eval::run(&config, &opts).await? {
+                std::process::exit(1);
+            }
+        }
         Command::Serve { addr } => {
             database::migrate(&config.database).await?;
             let pool = database::connect_app(&config.database).await?;

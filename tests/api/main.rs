@@ -4,6 +4,7 @@ mod auth;
 mod browser;
 mod copilot;
 mod errors;
+mod evals;
 #[path = "../../adapters/tests/fake_twilio/mod.rs"]
 mod fake_twilio;
 mod harness;
