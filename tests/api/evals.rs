@@ -333,3 +333,72 @@ async fn a_token_in_a_reply_is_a_secret_leak() {
     // The report names the secret without printing any of it.
     assert!(r.violations.iter().all(|v| !v.detail.contains("hmd_")));
 }
+
+const WHO_IS_JANE: &str = r#"
+id: detector/remote
+category: grounding
+model: builtin
+fixture:
+  tenants:
+    home:
+      contacts:
+        jane: {first_name: Jane, last_name: Cooper, email: jane@acme.example}
+steps:
+  - say: who is Jane Cooper?
+    expect:
+      proposes: []
+      reply: {contains: [Jane Cooper]}
+"#;
+
+#[tokio::test]
+async fn with_a_remote_model_the_planners_cases_are_driven_by_it() {
+    use crate::fake_openai::{FakeOpenAi, Reply, text_reply, tool_reply};
+    let fake = FakeOpenAi::start([
+        Reply::ok(tool_reply(&[(
+            "call_1",
+            "search",
+            r#"{"query": "Jane Cooper", "types": ["contact"]}"#,
+        )])),
+        Reply::ok(text_reply("Jane Cooper is in your CRM.", 200, 10)),
+    ])
+    .await;
+    let mut e = engine(
+        PolicyEngine::embedded().unwrap(),
+        heimdell_tools::catalog::standard(),
+    )
+    .await;
+    let model = heimdell_agent::model::openai::OpenAiModel::new(
+        heimdell_agent::model::openai::OpenAiConfig::new(fake.base_url.clone(), "fake-model"),
+    )
+    .unwrap();
+    e.remote = Some(Arc::new(model));
+    let r = run_case(&e, &case(WHO_IS_JANE)).await;
+    assert!(r.passed, "{}", heimdell_evals::suite::transcript(&r));
+    let seen = fake.requests();
+    assert_eq!(seen.len(), 2, "the remote model answered both steps");
+    assert!(
+        seen[1].body.to_string().contains("jane@acme.example"),
+        "the search result went back to the remote model"
+    );
+}
+
+#[test]
+fn without_a_configured_model_the_openai_run_is_skipped_with_a_message() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_heimdell"))
+        .args(["eval", "--model", "openai"])
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .env_remove("HEIMDELL_MODEL")
+        .env_remove("HEIMDELL_CONFIG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("skipped") && stdout.contains("HEIMDELL_OPENAI_BASE_URL"),
+        "{stdout}"
+    );
+}

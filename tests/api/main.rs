@@ -5,6 +5,8 @@ mod browser;
 mod copilot;
 mod errors;
 mod evals;
+#[path = "../../agent/tests/fake_openai/mod.rs"]
+mod fake_openai;
 #[path = "../../adapters/tests/fake_twilio/mod.rs"]
 mod fake_twilio;
 mod harness;
