@@ -4,7 +4,8 @@
 # Builds the release binary, makes a fresh database `heimdell_bench` on the local Postgres,
 # migrates, seeds the demo tenants plus 100,000 generated contacts, serves on a loopback port,
 # and drives it with wrk from a second process:
-#   1. GET /api/v1/contacts?q=<name fragment>   (target: >= 1,500 req/s, p95 < 25 ms)
+#   1. GET /api/v1/contacts?q=<name fragment>   (target: >= 1,500 req/s, p95 < 25 ms), and the
+#      same query in Postgres alone with pgbench (the ceiling on this machine)
 #   2. create_task proposed and approved at once (target: >= 300 /s)
 #   3. building a Copilot context pack, in-process (target: p95 < 15 ms)
 #   4. a whole Copilot turn with the built-in planner, in-process (target: p95 < 30 ms)
@@ -45,6 +46,11 @@ done
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr)"
 echo "== GET /api/v1/contacts?q=<fragment> (100,000+ contacts in the tenant)"
 wrk -t2 -c32 -d"$DURATION" --latency -s scripts/bench/search.lua "http://127.0.0.1:$port"
+echo "== the same search in Postgres alone (pgbench, 8 clients, as heimdell_app; no server, no wrk)"
+tenant="$(printf '%s' "$seed_json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tenants"][0]["id"])')"
+PGBENCH="$(find .pg/dist -name pgbench -type f | head -n 1)"
+"$PGBENCH" -n -M prepared -c 8 -j 2 -T "${DURATION%s}" -D tenant="$tenant" -f scripts/bench/search_pgbench.sql \
+  -U heimdell_app -h 127.0.0.1 -p "${HEIMDELL_PG_PORT:-55432}" heimdell_bench | grep -E '^(tps|latency average)'
 echo "== create_task propose+approve (approve: true)"
 wrk -t2 -c16 -d"$DURATION" --latency -s scripts/bench/create_task.lua "http://127.0.0.1:$port"
 echo "== Copilot context pack (in-process)"
