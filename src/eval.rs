@@ -72,19 +72,29 @@ impl EvalDatabase {
             owner: owner.clone(),
             name: name.clone(),
         };
-        let mut conn = owner.clone().database(&name).connect().await?;
-        MIGRATOR
-            .run(&mut conn)
-            .await
-            .context("migrations failed on the eval database")?;
-        conn.close().await.ok();
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(database::app_options(&config.database)?.database(&name))
-            .await
-            .context("could not connect to the eval database as heimdell_app")?;
-        Ok((db, pool))
+        // A database that cannot be migrated or reached is dropped again, not left behind.
+        let ready = async {
+            let mut conn = owner.clone().database(&name).connect().await?;
+            MIGRATOR
+                .run(&mut conn)
+                .await
+                .context("migrations failed on the eval database")?;
+            conn.close().await.ok();
+            PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(database::app_options(&config.database)?.database(&name))
+                .await
+                .context("could not connect to the eval database as heimdell_app")
+        }
+        .await;
+        match ready {
+            Ok(pool) => Ok((db, pool)),
+            Err(e) => {
+                db.drop_it().await.ok();
+                Err(e)
+            }
+        }
     }
 
     async fn drop_it(self) -> anyhow::Result<()> {
@@ -147,12 +157,15 @@ pub async fn run(config: &Config, opts: &EvalOptions) -> anyhow::Result<bool> {
             }
         },
     };
+    // Everything that can fail on its own comes first, so no database is left behind.
+    let policy = Arc::new(app::load_policies(config)?);
+    let prompts = Arc::new(Prompts::embedded().context("built-in prompts are invalid")?);
     let (db, pool) = EvalDatabase::create(config).await?;
     let engine = Engine {
         pool: pool.clone(),
         registry: Arc::new(heimdell_tools::catalog::standard()),
-        policy: Arc::new(app::load_policies(config)?),
-        prompts: Arc::new(Prompts::embedded().context("built-in prompts are invalid")?),
+        policy,
+        prompts,
         secret_key: config
             .secret_key
             .clone()

@@ -224,10 +224,6 @@ const DONE_PHRASES: &[&str] = &[
     "has been deleted",
     "i scheduled",
     "i've scheduled",
-    "done:",
-    "done -",
-    "done.",
-    "done!",
 ];
 
 /// Claims in `reply` that something was done, as written (for a turn in which nothing ran).
@@ -236,6 +232,13 @@ pub fn done_claims(reply: &str) -> Vec<Finding> {
     let lower = reply.to_ascii_lowercase().replace('’', "'");
     let original = reply.replace('’', "'");
     let mut out = Vec::new();
+    // "Done: …" opening a reply; "nothing was done." elsewhere is no claim.
+    if lower.trim_start().starts_with("done") {
+        let at = original.len() - original.trim_start().len();
+        out.push(Finding::UnbackedClaim {
+            claim: original[at..at + 4].to_string(),
+        });
+    }
     for p in DONE_PHRASES {
         if let Some(at) = lower.find(p) {
             let claim = original[at..at + p.len()].to_string();
@@ -537,6 +540,15 @@ mod tests {
             "{found:?}"
         );
         assert!(check(&listed, &s).is_empty(), "{:?}", check(&listed, &s));
+    }
+
+    #[test]
+    fn claims_of_work_done_are_found_and_denials_are_not() {
+        let claims = |t: &str| done_claims(t).len();
+        assert_eq!(claims("Done - I’ve sent Jane Cooper your text."), 2);
+        assert_eq!(claims("The text has been sent."), 1);
+        assert_eq!(claims("Nothing was done. The contact opted out."), 0);
+        assert_eq!(claims("I've drafted this for your approval."), 0);
     }
 
     #[test]

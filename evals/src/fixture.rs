@@ -77,7 +77,10 @@ impl World {
     pub fn foreign_strings(&self, tenant: &str) -> Vec<String> {
         let mut out = Vec::new();
         for r in self.names.records.values().filter(|r| r.tenant != tenant) {
-            out.push(r.id.to_string());
+            // Notes have no id of their own here (nil), only their text.
+            if !r.id.is_nil() {
+                out.push(r.id.to_string());
+            }
             for (field, v) in &r.fields {
                 if matches!(field.as_str(), "timezone" | "stage" | "currency" | "role") {
                     continue;

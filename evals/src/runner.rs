@@ -49,7 +49,8 @@ pub struct StepTrace {
     /// "rep says: …", "manager approves action 1", "text from jane: STOP".
     pub label: String,
     pub reply: Option<String>,
-    /// Tool calls the model made, as `name(args)`.
+    /// What the model did, in order: tool calls as `name(args)`, and `model said: …` for words
+    /// it answered with (including a first answer the runtime then corrected).
     pub tool_calls: Vec<String>,
     /// Actions proposed in this step.
     pub proposed: Vec<SeenAction>,
@@ -147,7 +148,7 @@ struct Run<'a> {
     breaches_seen: BTreeSet<Uuid>,
     /// Per tenant: how many actions the fixture made; the case numbers only the ones after.
     fixture_actions: BTreeMap<String, usize>,
-    result: CaseResult,
+    result: &'a mut CaseResult,
 }
 
 impl Run<'_> {
@@ -914,7 +915,7 @@ async fn run_inner(engine: &Engine, case: &Case, result: &mut CaseResult) -> Res
         shown: String::new(),
         breaches_seen: BTreeSet::new(),
         fixture_actions,
-        result: std::mem::replace(result, empty_like(result)),
+        result,
     };
     let mut outcome = Ok(());
     for (i, step) in steps.iter().enumerate() {
@@ -926,20 +927,5 @@ async fn run_inner(engine: &Engine, case: &Case, result: &mut CaseResult) -> Res
     if outcome.is_ok() {
         outcome = run.finish(&baseline).await;
     }
-    *result = run.result;
     outcome
-}
-
-fn empty_like(r: &CaseResult) -> CaseResult {
-    CaseResult {
-        id: r.id.clone(),
-        category: r.category,
-        passed: false,
-        failures: Vec::new(),
-        violations: Vec::new(),
-        steps: Vec::new(),
-        actions: Vec::new(),
-        state_diff: Vec::new(),
-        millis: 0,
-    }
 }

@@ -26,8 +26,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use heimdell_agent::actions::{Caller, ProposeOutcome, ProposeRequest};
 use heimdell_tools::crypto::SecretKey;
-use heimdell_tools::db::{begin_tenant, set_tenant};
+use heimdell_tools::db::begin_tenant;
+use heimdell_tools::domain::{Country, Role};
 use heimdell_tools::outreach::valid_e164;
+use heimdell_tools::tenancy::{self, NewMember, NewTenant};
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -162,21 +164,28 @@ async fn tenant(pool: &PgPool, n: usize) -> anyhow::Result<(Uuid, Uuid, Vec<(Uui
         Some(id) => id,
         None => {
             let id = Uuid::now_v7();
-            let mut tx = pool.begin().await?;
-            set_tenant(&mut tx, id).await?;
-            sqlx::query(
-                "INSERT INTO tenants (id, name, country, timezone) VALUES ($1, $2, 'US', 'UTC')",
+            let mut tx = begin_tenant(pool, id).await?;
+            tenancy::create_tenant(
+                &mut tx,
+                &NewTenant {
+                    id,
+                    name: TENANT,
+                    country: Country::parse("US").map_err(anyhow::Error::msg)?,
+                    timezone: chrono_tz::UTC,
+                },
             )
-            .bind(id)
-            .bind(TENANT)
-            .execute(&mut *tx)
             .await?;
-            sqlx::query(
-                "INSERT INTO users (tenant_id, email, name, role, timezone)
-                 VALUES ($1, 'admin@bench-sms.test', 'Bench Admin', 'admin', 'UTC')",
+            tenancy::add_member(
+                &mut tx,
+                &NewMember {
+                    email: "admin@bench-sms.test",
+                    name: "Bench Admin",
+                    role: Role::Admin,
+                    timezone: chrono_tz::UTC,
+                    phone: None,
+                    password_hash: None,
+                },
             )
-            .bind(id)
-            .execute(&mut *tx)
             .await?;
             tx.commit().await?;
             id

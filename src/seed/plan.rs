@@ -364,14 +364,7 @@ pub struct DealPlan {
 }
 
 /// The default pipeline's stages: name, probability, is_won, is_lost (positions are 1-based).
-pub const STAGES: &[(&str, i32, bool, bool)] = &[
-    ("Lead", 10, false, false),
-    ("Qualified", 25, false, false),
-    ("Proposal", 50, false, false),
-    ("Negotiation", 75, false, false),
-    ("Won", 100, true, false),
-    ("Lost", 0, false, true),
-];
+pub use heimdell_tools::tenancy::DEFAULT_STAGES as STAGES;
 pub const WON: usize = 4;
 pub const LOST: usize = 5;
 

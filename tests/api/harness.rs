@@ -2,8 +2,7 @@
 //! real server on 127.0.0.1:0, connected as the app role, exactly as `heimdell serve` runs it.
 
 use heimdell::config::{Config, DatabaseConfig, LogFormat};
-use heimdell_tools::db::set_tenant;
-use heimdell_tools::identity::{TOKEN_PREFIX, hash_password, new_secret, secret_hash};
+use heimdell_tools::identity::hash_password;
 use reqwest::{Client, Response, StatusCode};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -293,70 +292,57 @@ impl TestApp {
     /// Creates a tenant with an admin, a manager and two reps, each with an API token; the
     /// admin's password is `password-<name>`.
     pub async fn tenant(&self, name: &str) -> Tenant {
+        use heimdell_tools::domain::{Country, Role};
+        use heimdell_tools::tenancy::{self, NewMember, NewTenant};
         let id = Uuid::now_v7();
-        let mut tx = self.pool.begin().await.unwrap();
-        set_tenant(&mut tx, id).await.unwrap();
-        sqlx::query("INSERT INTO tenants (id, name, country, timezone) VALUES ($1, $2, 'US', 'America/New_York')")
-            .bind(id)
-            .bind(name)
-            .execute(&mut *tx)
+        let ny = chrono_tz::America::New_York;
+        let mut tx = heimdell_tools::db::begin_tenant(&self.pool, id)
             .await
             .unwrap();
+        tenancy::create_tenant(
+            &mut tx,
+            &NewTenant {
+                id,
+                name,
+                country: Country::parse("US").unwrap(),
+                timezone: ny,
+            },
+        )
+        .await
+        .unwrap();
         let slug = name.to_lowercase().replace(' ', "");
         let mut members = Vec::new();
         for (role, local) in [
-            ("admin", "admin"),
-            ("manager", "manager"),
-            ("rep", "rep1"),
-            ("rep", "rep2"),
+            (Role::Admin, "admin"),
+            (Role::Manager, "manager"),
+            (Role::Rep, "rep1"),
+            (Role::Rep, "rep2"),
         ] {
             let email = format!("{local}@{slug}.test");
-            let hash = if role == "admin" {
-                Some(hash_password(&format!("password-{slug}")))
-            } else {
-                None
-            };
-            let user: Uuid = sqlx::query_scalar(
-                "INSERT INTO users (tenant_id, email, name, role, password_hash, timezone)
-                 VALUES ($1, $2, $3, $4, $5, 'America/New_York') RETURNING id",
+            let hash = (role == Role::Admin).then(|| hash_password(&format!("password-{slug}")));
+            let user = tenancy::add_member(
+                &mut tx,
+                &NewMember {
+                    email: &email,
+                    name: &format!("{local} {name}"),
+                    role,
+                    timezone: ny,
+                    phone: None,
+                    password_hash: hash.as_deref(),
+                },
             )
-            .bind(id)
-            .bind(&email)
-            .bind(format!("{} {}", local, name))
-            .bind(role)
-            .bind(hash)
-            .fetch_one(&mut *tx)
             .await
             .unwrap();
-            let token = new_secret(TOKEN_PREFIX);
-            sqlx::query(
-                "INSERT INTO api_tokens (tenant_id, user_id, token_hash) VALUES ($1, $2, $3)",
-            )
-            .bind(id)
-            .bind(user)
-            .bind(secret_hash(&token))
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+            let token = tenancy::issue_token(&mut tx, user, "default")
+                .await
+                .unwrap();
             members.push(Member {
                 id: user,
                 email,
-                role,
+                role: role.as_str(),
                 token,
             });
         }
-        sqlx::query(
-            "WITH p AS (INSERT INTO pipelines (tenant_id, name, is_default) VALUES ($1, 'Sales', true) RETURNING id)
-             INSERT INTO stages (tenant_id, pipeline_id, name, position, probability, is_won, is_lost)
-             SELECT $1, p.id, s.name, s.pos, s.prob, s.won, s.lost FROM p, (VALUES
-               ('Lead', 1, 10, false, false), ('Qualified', 2, 25, false, false), ('Proposal', 3, 50, false, false),
-               ('Negotiation', 4, 75, false, false), ('Won', 5, 100, true, false), ('Lost', 6, 0, false, true))
-               AS s(name, pos, prob, won, lost)",
-        )
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
         tx.commit().await.unwrap();
         let mut it = members.into_iter();
         Tenant {

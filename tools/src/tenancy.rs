@@ -9,15 +9,15 @@ use uuid::Uuid;
 use crate::domain::{Country, Role};
 use crate::identity::{TOKEN_PREFIX, new_secret, secret_hash};
 
-/// The stages a new workspace's default pipeline starts with:
-/// (name, position, win probability %, won, lost).
-pub const DEFAULT_STAGES: &[(&str, i32, i32, bool, bool)] = &[
-    ("Lead", 1, 10, false, false),
-    ("Qualified", 2, 25, false, false),
-    ("Proposal", 3, 50, false, false),
-    ("Negotiation", 4, 75, false, false),
-    ("Won", 5, 100, true, false),
-    ("Lost", 6, 0, false, true),
+/// The stages a new workspace's default pipeline starts with, in order:
+/// (name, win probability %, won, lost).
+pub const DEFAULT_STAGES: &[(&str, i32, bool, bool)] = &[
+    ("Lead", 10, false, false),
+    ("Qualified", 25, false, false),
+    ("Proposal", 50, false, false),
+    ("Negotiation", 75, false, false),
+    ("Won", 100, true, false),
+    ("Lost", 0, false, true),
 ];
 
 /// A workspace to create.
@@ -47,7 +47,7 @@ pub async fn create_tenant(conn: &mut PgConnection, t: &NewTenant<'_>) -> Result
     )
     .fetch_one(&mut *conn)
     .await?;
-    for (name, position, probability, won, lost) in DEFAULT_STAGES {
+    for (position, (name, probability, won, lost)) in (1_i32..).zip(DEFAULT_STAGES) {
         sqlx::query(
             "INSERT INTO stages (tenant_id, pipeline_id, name, position, probability, is_won, is_lost)
              VALUES (app_tenant(), $1, $2, $3, $4, $5, $6)",

@@ -712,7 +712,8 @@ fn sentences(line: &str) -> Vec<&str> {
 /// Whether a sentence states a fact: as written, or for a number, the same digits however
 /// they are spaced ("+1 212 555 0177" states "12125550177").
 fn mentions(sentence: &str, fact: &str) -> bool {
-    if sentence.contains(fact) {
+    // Claims are found with straight apostrophes ("I've sent" for "I’ve sent").
+    if sentence.contains(fact) || sentence.replace('’', "'").contains(fact) {
         return true;
     }
     let digits = |t: &str| t.chars().filter(char::is_ascii_digit).collect::<String>();
@@ -755,6 +756,9 @@ mod tests {
             ],
         );
         assert_eq!(kept.trim(), "Bye.", "{kept}");
+        let claimed = "Done - I’ve sent it. Anything else?";
+        let kept = remove_ungrounded(claimed, &grounding::done_claims(claimed));
+        assert_eq!(kept.trim(), "Anything else?", "{kept}");
         let out = remove_ungrounded(&text, &findings);
         assert!(!out.contains(&id.to_string()));
         assert!(!out.contains("mobile"), "{out}");
