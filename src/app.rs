@@ -130,8 +130,14 @@ mod tests {
         let dir =
             std::env::temp_dir().join(format!("heimdell-bad-policies-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/policies");
-        for f in std::fs::read_dir(src).unwrap() {
+        // The package folder at run time: a build cache shared between checkouts may hold a test
+        // binary compiled in another one.
+        let src = format!(
+            "{}/policies",
+            std::env::var("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string())
+        );
+        for f in std::fs::read_dir(&src).unwrap() {
             let p = f.unwrap().path();
             if p.extension()
                 .is_some_and(|e| e == "cedar" || e == "cedarschema")

@@ -6,7 +6,13 @@ use heimdell_policies::{CallFacts, PolicyEngine, PolicyError, Principal, Role, T
 use uuid::Uuid;
 
 fn policies_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+    // The package folder at run time: a build cache shared between checkouts may hold this
+    // binary compiled in another one.
+    Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .to_path_buf()
 }
 
 /// A fresh folder holding a copy of the real policy files, removed on drop.

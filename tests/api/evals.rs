@@ -98,7 +98,9 @@ impl Tool for LeakyLookup {
 fn policies(extra: Option<&str>) -> PolicyEngine {
     let dir = std::env::temp_dir().join(format!("heimdell-eval-policies-{}", Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
-    let src = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/policies"));
+    let root = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    let src = PathBuf::from(root).join("policies");
     for f in std::fs::read_dir(&src).unwrap() {
         let p = f.unwrap().path();
         let name = p.file_name().unwrap().to_string_lossy().into_owned();

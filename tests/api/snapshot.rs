@@ -68,10 +68,10 @@ fn render(req: &ModelRequest) -> String {
 }
 
 fn assert_snapshot(name: &str, actual: &str) {
-    let path = format!(
-        "{}/tests/api/snapshots/{name}.txt",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    // The package folder at run time, not the one this binary was compiled in.
+    let root = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    let path = format!("{root}/tests/api/snapshots/{name}.txt");
     let update = std::env::var("UPDATE_SNAPSHOTS").is_ok_and(|v| v == "1");
     match std::fs::read_to_string(&path) {
         Ok(expected) if !update => {

@@ -5,11 +5,11 @@
 use heimdell_tools::domain::Email;
 
 fn corpus() -> String {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/data/isemail_tests.xml"
-    );
-    std::fs::read_to_string(path)
+    // The package folder at run time, not the one this binary was compiled in.
+    let root = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    let path = format!("{root}/../../shared/data/isemail_tests.xml");
+    std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("read {path}: {e} (shared/ must sit beside the repo)"))
 }
 
