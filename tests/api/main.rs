@@ -2,6 +2,7 @@
 
 mod auth;
 mod browser;
+mod contact_search;
 mod copilot;
 mod errors;
 mod evals;

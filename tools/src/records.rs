@@ -44,13 +44,25 @@ macro_rules! timeline_order {
     };
 }
 
-macro_rules! contact_select {
-    () => {
-        "SELECT c.id, c.first_name, c.last_name, c.email, c.phone, c.title, c.company_id,
+/// The columns of a [`ContactRecord`], read from `$source` (a table or a set-returning
+/// function yielding `contacts` rows) aliased `c`.
+macro_rules! contact_select_from {
+    ($source:literal) => {
+        concat!(
+            "SELECT c.id, c.first_name, c.last_name, c.email, c.phone, c.title, c.company_id,
     co.name AS company_name, c.owner_id, u.name AS owner_name, c.timezone, c.email_opt_out, c.sms_opt_out,
     c.do_not_call, c.marketing_consent, c.lawful_basis, c.anonymised, c.version, c.created_at, c.updated_at
-    FROM contacts c LEFT JOIN companies co ON co.tenant_id = c.tenant_id AND co.id = c.company_id
+    FROM ",
+            $source,
+            " c LEFT JOIN companies co ON co.tenant_id = c.tenant_id AND co.id = c.company_id
     LEFT JOIN users u ON u.tenant_id = c.tenant_id AND u.id = c.owner_id"
+        )
+    };
+}
+
+macro_rules! contact_select {
+    () => {
+        contact_select_from!("contacts")
     };
 }
 
@@ -198,13 +210,33 @@ impl ListQuery {
         i64::from(self.limit.unwrap_or(25).clamp(1, 100))
     }
 
-    fn pattern(&self) -> Option<String> {
+    /// The search fragment as it is matched: trimmed and lower-cased, like `search_text`.
+    fn fragment(&self) -> Option<String> {
         self.q
             .as_deref()
             .map(str::trim)
             .filter(|q| !q.is_empty())
-            .map(|q| format!("%{}%", like_escape(&q.to_lowercase())))
+            .map(str::to_lowercase)
     }
+
+    fn pattern(&self) -> Option<String> {
+        self.fragment().map(|f| contains_pattern(&f))
+    }
+}
+
+/// A LIKE pattern matching any text that contains `fragment` literally.
+fn contains_pattern(fragment: &str) -> String {
+    format!("%{}%", like_escape(fragment))
+}
+
+/// The distinct three-character substrings of `s`, counted in characters as Postgres's
+/// `search_grams` counts them; empty when `s` is shorter than three characters.
+pub fn trigrams(s: &str) -> Vec<String> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut grams: Vec<String> = chars.windows(3).map(|w| w.iter().collect()).collect();
+    grams.sort();
+    grams.dedup();
+    grams
 }
 
 /// Escapes LIKE wildcards so user text matches literally.
@@ -247,8 +279,27 @@ pub async fn list_contacts(
     // Two static statements rather than `($1 IS NULL OR ...)`: a generic plan for that form
     // cannot use the trigram index and scans every contact.
     let after = q.after.unwrap_or(Uuid::nil());
-    let rows = match q.pattern() {
-        Some(pattern) => {
+    let fragment = q.fragment();
+    let grams = fragment.as_deref().map(trigrams).unwrap_or_default();
+    let rows = match fragment {
+        // Three characters or more: the trigram postings give the page in id order directly
+        // (migration 0008 explains the plan).
+        Some(fragment) if !grams.is_empty() => {
+            sqlx::query_as::<_, ContactRecord>(concat!(
+                contact_select_from!("contacts_containing($1, $2, $3, $4)"),
+                " ORDER BY c.id"
+            ))
+            .bind(&grams)
+            .bind(contains_pattern(&fragment))
+            .bind(after)
+            .bind(limit + 1)
+            .fetch_all(conn)
+            .await?
+        }
+        // One or two characters match so many contacts that walking them in id order fills a
+        // page after a few rows.
+        Some(fragment) => {
+            let pattern = contains_pattern(&fragment);
             sqlx::query_as::<_, ContactRecord>(concat!(
                 contact_select!(),
                 " WHERE c.search_text LIKE $1 AND c.id > $2 ORDER BY c.id LIMIT $3"
