@@ -2,11 +2,11 @@
 //! record by id. An id from another tenant is simply not found: row-level security hides it.
 
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use heimdell_tools::db::begin_tenant;
 use heimdell_tools::records::{self, ListQuery};
 use heimdell_tools::{FieldError, ToolError};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::auth::AuthUser;
@@ -65,24 +65,26 @@ macro_rules! list_and_get {
             State(state): State<ApiState>,
             user: AuthUser,
             Query(p): Query<ListParams>,
-        ) -> Result<axum::Json<Value>, ApiError> {
+        ) -> Result<Response, ApiError> {
             let q = p.parse()?;
             let mut tx = begin_tenant(&state.pool, user.tenant_id).await?;
             let page = $list_fn(&mut tx, &q).await?;
             tx.commit().await?;
-            Ok(axum::Json(json!(page)))
+            // Serialised straight from the records, not through a `serde_json::Value`: a page
+            // of 100 contacts would otherwise be built twice.
+            Ok(axum::Json(page).into_response())
         }
 
         pub async fn $get(
             State(state): State<ApiState>,
             user: AuthUser,
             Path(id): Path<Uuid>,
-        ) -> Result<axum::Json<Value>, ApiError> {
+        ) -> Result<Response, ApiError> {
             let mut tx = begin_tenant(&state.pool, user.tenant_id).await?;
             let record = $get_fn(&mut tx, id).await;
             tx.commit().await?;
             let record: Result<_, ToolError> = record;
-            Ok(axum::Json(json!(record?)))
+            Ok(axum::Json(record?).into_response())
         }
     };
 }
