@@ -5,9 +5,12 @@
 //!   database in DATABASE_URL (seed it with `seed-demo --contacts 100000` first).
 //! - `chat-load`: a second process that plays N chat users against a running server over HTTP,
 //!   each sending one message every few seconds, and reports errors and latency percentiles.
+//! - `rate` ([`rate`]): GET requests offered to a running server at a fixed rate (open loop),
+//!   latency counted from when each request was due.
 //! - `sms` ([`sms`]): approved texts delivered by the outbox worker to a fake Twilio, and signed
 //!   inbound SMS webhooks against the real server.
 
+pub mod rate;
 pub mod sms;
 
 use std::sync::Arc;

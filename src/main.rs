@@ -102,6 +102,28 @@ enum BenchWhat {
         #[arg(long, default_value_t = 500)]
         iterations: usize,
     },
+    /// Offer GET requests to a running server at a fixed rate (open loop, a second process) and
+    /// print the rate achieved and latency percentiles counted from when each request was due.
+    Rate {
+        /// The server, e.g. http://127.0.0.1:8080
+        #[arg(long)]
+        url: String,
+        /// The API token to send.
+        #[arg(long, env = "HEIMDELL_BENCH_TOKEN")]
+        token: String,
+        /// Path and query to GET; repeat it to rotate through several.
+        #[arg(long = "path", required = true)]
+        paths: Vec<String>,
+        /// Requests a second.
+        #[arg(long, default_value_t = 1500.0)]
+        rate: f64,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 20.0)]
+        seconds: f64,
+        /// Most requests in flight at once (one connection each).
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+    },
     /// Play chat users against a running server over HTTP (a second process).
     ChatLoad {
         /// The server, e.g. http://127.0.0.1:8080
@@ -200,6 +222,28 @@ async fn main() -> anyhow::Result<()> {
                 println!(
                     "copilot turn, built-in planner ({iterations} turns): {}",
                     bench::turns(&config, pool, iterations).await?
+                );
+            }
+            BenchWhat::Rate {
+                url,
+                token,
+                paths,
+                rate,
+                seconds,
+                connections,
+            } => {
+                let report = bench::rate::get_at_rate(
+                    &url,
+                    &token,
+                    &paths,
+                    rate,
+                    std::time::Duration::from_secs_f64(seconds),
+                    connections,
+                )
+                .await?;
+                println!(
+                    "fixed-rate GETs ({} paths, {connections} connections, {seconds} s): {report}",
+                    paths.len()
                 );
             }
             BenchWhat::ChatLoad {
