@@ -184,15 +184,19 @@ pub async fn thread(
     };
     let messages = store::messages(&mut tx, id, 500).await?;
     tx.commit().await?;
+    // Every card's current status, so it shows what happened since; one read for the thread.
+    let ids: Vec<Uuid> = messages.iter().flat_map(|m| m.action_ids.clone()).collect();
+    let views: std::collections::HashMap<Uuid, _> = state
+        .copilot
+        .pipeline()
+        .get_many(user.caller(), &ids)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a))
+        .collect();
     let mut out = Vec::with_capacity(messages.len());
     for m in messages {
-        let mut actions = Vec::new();
-        for a in &m.action_ids {
-            // Current status, so a card shows what happened since.
-            if let Ok(view) = state.copilot.pipeline().get(user.caller(), *a).await {
-                actions.push(view);
-            }
-        }
+        let actions: Vec<_> = m.action_ids.iter().filter_map(|a| views.get(a)).collect();
         let mut v = json!(m);
         v["actions"] = json!(actions);
         out.push(v);

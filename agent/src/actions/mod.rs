@@ -509,18 +509,29 @@ impl Pipeline {
 
     /// One action, if the caller may see it.
     pub async fn get(&self, caller: Caller, id: Uuid) -> Result<ActionView, ActionError> {
+        self.get_many(caller, &[id])
+            .await?
+            .pop()
+            .ok_or(ActionError::NotFound(id))
+    }
+
+    /// The actions among `ids` the caller may see, as they stand now (due expiries applied),
+    /// in one transaction: a chat thread shows every card's current status at once.
+    pub async fn get_many(
+        &self,
+        caller: Caller,
+        ids: &[Uuid],
+    ) -> Result<Vec<ActionView>, ActionError> {
         let mut tx = begin_tenant(&self.pool, caller.tenant_id).await?;
         view::expire_due(&mut tx).await?;
         let me = Self::member(&mut tx, caller.user_id).await?;
-        let action = view::get(&mut tx, id)
-            .await?
-            .ok_or(ActionError::NotFound(id))?;
+        let actions = view::get_many(&mut tx, ids).await?;
         tx.commit().await?;
-        if view::visible_to(&action, &me) {
-            Ok(action.with_viewer(&me))
-        } else {
-            Err(ActionError::NotFound(id))
-        }
+        Ok(actions
+            .into_iter()
+            .filter(|a| view::visible_to(a, &me))
+            .map(|a| a.with_viewer(&me))
+            .collect())
     }
 }
 

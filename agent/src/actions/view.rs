@@ -196,6 +196,18 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Option<ActionView>
     Ok(row.map(ActionView::from))
 }
 
+/// Several actions by id, in no particular order; ids that do not exist are left out.
+pub async fn get_many(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<Vec<ActionView>, sqlx::Error> {
+    let rows = sqlx::query_as::<_, Row>(concat!(action_select!(), " WHERE a.id = ANY($1)"))
+        .bind(ids)
+        .fetch_all(conn)
+        .await?;
+    Ok(rows.into_iter().map(ActionView::from).collect())
+}
+
 /// Reads and row-locks an action: whoever holds the lock decides it; others wait, then see
 /// the decision.
 pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Option<ActionView>, sqlx::Error> {
