@@ -339,8 +339,11 @@ pub async fn delivery(config: &Config, pool: PgPool, n: usize) -> anyhow::Result
         .bind(&actions)
         .fetch_one(&mut *tx)
         .await?;
-        let open: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM outbox_jobs WHERE action_id = ANY($1) AND status IN ('pending', 'claimed', 'sending')",
+        // Jobs still open after a drain wait for a time (the per-number rate limit, a retry):
+        // sleep until the earliest of them comes due rather than polling.
+        let (open, due_in): (i64, Option<f64>) = sqlx::query_as(
+            "SELECT count(*), extract(epoch FROM min(greatest(not_before, coalesce(locked_until, not_before))) - now())::float8
+             FROM outbox_jobs WHERE action_id = ANY($1) AND status IN ('pending', 'claimed', 'sending')",
         )
         .bind(&actions)
         .fetch_one(&mut *tx)
@@ -349,7 +352,9 @@ pub async fn delivery(config: &Config, pool: PgPool, n: usize) -> anyhow::Result
         if open == 0 {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let left = deadline.saturating_duration_since(Instant::now());
+        let due_in = Duration::from_secs_f64(due_in.unwrap_or(0.0).max(0.001));
+        tokio::time::sleep(due_in.min(left)).await;
     }
     let elapsed = started.elapsed();
     let distinct_keys = sink.keys.lock().map(|k| k.len()).unwrap_or(0);
