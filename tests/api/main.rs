@@ -4,6 +4,7 @@ mod auth;
 mod browser;
 mod contact_search;
 mod copilot;
+mod delivery_recheck;
 mod errors;
 mod evals;
 #[path = "../../agent/tests/fake_openai/mod.rs"]

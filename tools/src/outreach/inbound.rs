@@ -358,8 +358,8 @@ pub async fn voice(
             "Sorry, this call cannot be connected. Goodbye.".into(),
         ));
     };
-    let r = super::recipient(conn, contact_id).await?;
-    if r.blocked(Channel::Call).is_some() {
+    let r = super::recipient_for_send(conn, contact_id).await?;
+    if r.blocked_at(Channel::Call, &number).is_some() {
         return Ok(VoiceAnswer::Refuse(
             "This contact can no longer be called, so the call will not be connected. Goodbye."
                 .into(),

@@ -135,6 +135,20 @@ pub async fn recipient(conn: &mut PgConnection, contact_id: Uuid) -> Result<Reci
         .map(Recipient)
 }
 
+/// Loads a recipient for a send that is about to happen, holding a share lock on the contact
+/// until the transaction ends: a STOP (or any consent change) being recorded at the same moment
+/// either lands first and is seen here, or waits until this send has been decided.
+pub async fn recipient_for_send(
+    conn: &mut PgConnection,
+    contact_id: Uuid,
+) -> Result<Recipient, ToolError> {
+    sqlx::query("SELECT 1 FROM contacts WHERE id = $1 FOR SHARE")
+        .bind(contact_id)
+        .execute(&mut *conn)
+        .await?;
+    recipient(conn, contact_id).await
+}
+
 /// `+` and digits that the numbering plan accepts as a real number, in E.164 already.
 pub fn valid_e164(number: &str) -> Option<Phone> {
     let n = number.trim();
@@ -215,6 +229,15 @@ impl Recipient {
         } else {
             None
         }
+    }
+
+    /// Why a text or call approved for `number` may not reach them now: [`Self::blocked`], or
+    /// their number changed since (it was corrected, or reported wrong), so the saved one may
+    /// be somebody else's.
+    pub fn blocked_at(&self, channel: Channel, number: &str) -> Option<&'static str> {
+        self.blocked(channel).or_else(|| {
+            (self.number().as_ref().map(Phone::as_str) != Some(number)).then_some("number_changed")
+        })
     }
 }
 

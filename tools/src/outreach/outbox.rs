@@ -31,8 +31,8 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{
-    OUTBOX_CHANNEL, TOKEN_PURPOSE, TwilioSettings, quiet, recipient, refresh_call_activity,
-    refresh_message_activity, settings,
+    OUTBOX_CHANNEL, TOKEN_PURPOSE, TwilioSettings, quiet, recipient_for_send,
+    refresh_call_activity, refresh_message_activity, settings,
 };
 use crate::crypto::{SecretKey, secret_aad};
 use crate::db::begin_tenant;
@@ -549,11 +549,16 @@ impl Worker {
                     .bind(message_id)
                     .fetch_one(&mut *tx)
                     .await?;
+                // A text whose contact is gone (deleted since approval) has nobody whose
+                // consent could be checked: it is not sent.
                 let r = match contact_id {
-                    Some(id) => Some(recipient(tx, id).await?),
-                    None => None,
+                    Some(id) => Ok(recipient_for_send(tx, id).await?),
+                    None => Err("no_contact"),
                 };
-                if let Some(why) = r.as_ref().and_then(|r| r.blocked(Channel::Sms)) {
+                if let Some(why) = r
+                    .as_ref()
+                    .map_or_else(|w| Some(*w), |r| r.blocked_at(Channel::Sms, &to))
+                {
                     finish(tx, c.job_id, "canceled", Some(why), None, now).await?;
                     mark_subject(tx, job, "blocked", None, None).await?;
                     return Ok(Err(Outcome::Canceled));
@@ -618,16 +623,17 @@ impl Worker {
                 }))
             }
             ("call", _, Some(call_id)) => {
-                let (contact_id, from, rep): (Uuid, String, String) = sqlx::query_as(
-                    "SELECT contact_id, from_number, rep_number FROM calls WHERE id = $1",
-                )
-                .bind(call_id)
-                .fetch_one(&mut *tx)
-                .await?;
-                let r = recipient(tx, contact_id).await?;
+                let (contact_id, number, from, rep): (Uuid, String, String, String) =
+                    sqlx::query_as(
+                        "SELECT contact_id, contact_number, from_number, rep_number FROM calls WHERE id = $1",
+                    )
+                    .bind(call_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let r = recipient_for_send(tx, contact_id).await?;
                 let quiet_now = s.quiet.next_allowed(now, r.tz(s.tenant_tz)).is_some();
                 let why = r
-                    .blocked(Channel::Call)
+                    .blocked_at(Channel::Call, &number)
                     .or(quiet_now.then_some("quiet_hours"));
                 if let Some(why) = why {
                     // Calls are never put off: one that can no longer be placed now is dropped.
