@@ -123,3 +123,50 @@ async fn an_opt_out_being_recorded_while_the_worker_checks_the_text_wins() {
     assert_eq!((report.sent, report.canceled), (0, 1), "{report:?}");
     assert!(fake.requests().is_empty());
 }
+
+#[tokio::test]
+async fn withdrawing_consent_cancels_what_is_still_waiting_whoever_records_it() {
+    let fake = FakeTwilio::start(SID, TOKEN).await;
+    let app = TestApp::spawn_twilio(&fake.base_url).await;
+    let t = app.tenant("Acme").await;
+    connect(&app, &t, json!({})).await;
+    set_user_phone(&app, &t, t.rep.id, "+14155559999").await;
+    let jane = contact(&app, &t.rep, "Jane", JANE, "America/Chicago").await;
+    approve_now(&app, &t.rep, "send_sms", text(jane)).await;
+    approve_now(&app, &t.rep, "start_call", json!({"contact_id": jane})).await;
+
+    // A rep records that Jane asked not to be texted: the text is canceled at once, the call
+    // (another channel) still waits.
+    app.run(
+        &t.rep,
+        "record_consent",
+        json!({"contact_id": jane, "channel": "sms", "status": "withdrawn", "source": "phone call"}),
+    )
+    .await;
+    let jobs = |sql: &'static str| count(&app, &t, sql);
+    assert_eq!(
+        jobs("SELECT count(*) FROM outbox_jobs WHERE kind = 'sms' AND status = 'canceled' AND reason = 'opted_out'").await,
+        1
+    );
+    assert_eq!(
+        jobs("SELECT count(*) FROM messages WHERE status = 'blocked'").await,
+        1
+    );
+    assert_eq!(
+        jobs("SELECT count(*) FROM outbox_jobs WHERE kind = 'call' AND status = 'pending'").await,
+        1
+    );
+    // Do-not-call through a plain contact edit cancels the call the same way.
+    app.run(
+        &t.rep,
+        "update_contact",
+        json!({"contact_id": jane, "do_not_call": true}),
+    )
+    .await;
+    assert_eq!(
+        jobs("SELECT count(*) FROM outbox_jobs WHERE kind = 'call' AND status = 'canceled' AND reason = 'do_not_call'").await,
+        1
+    );
+    assert_eq!(app.deliver().await.claimed, 0);
+    assert!(fake.requests().is_empty());
+}

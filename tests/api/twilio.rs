@@ -706,9 +706,16 @@ async fn a_call_rings_the_rep_first_then_the_twiml_connects_the_contact() {
     .await;
     let (_, xml) = webhook_signed(&app, &query, &answered, Some(TOKEN)).await;
     assert!(xml.contains("<Hangup/>") && !xml.contains("<Dial"), "{xml}");
-    // And the queued call is dropped rather than placed.
+    // And the queued call was dropped when the withdrawal was recorded, never placed.
+    let dropped: i64 = one(
+        &app,
+        &t,
+        "SELECT count(*) FROM outbox_jobs WHERE kind = 'call' AND status = 'canceled' AND reason = 'do_not_call'",
+    )
+    .await;
+    assert_eq!(dropped, 1);
     let report = app.deliver().await;
-    assert_eq!(report.canceled, 1, "{report:?}");
+    assert_eq!(report.claimed, 0, "{report:?}");
     assert_eq!(fake.requests().len(), 1);
 }
 

@@ -10,6 +10,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::LawfulBasis;
+use crate::registry::Channel;
 
 /// What the consent is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -149,6 +150,19 @@ pub async fn record(
         .bind(c.at)
         .execute(&mut *conn)
         .await?;
+    }
+    // Whoever records a withdrawal (an inbound STOP, a rep, an edit), texts or calls still
+    // waiting in the outbox for that channel are canceled with it. Erring towards not
+    // contacting: a backdated withdrawal cancels them too.
+    if c.status == ConsentStatus::Withdrawn {
+        let waiting = match c.channel {
+            ConsentChannel::Sms => Some((Channel::Sms, "opted_out")),
+            ConsentChannel::Call => Some((Channel::Call, "do_not_call")),
+            ConsentChannel::Email | ConsentChannel::Marketing => None,
+        };
+        if let Some((channel, reason)) = waiting {
+            super::outbox::cancel_waiting(conn, c.contact_id, channel, reason, c.at).await?;
+        }
     }
     Ok(Recorded {
         event_id,

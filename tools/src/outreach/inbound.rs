@@ -78,7 +78,7 @@ async fn first_delivery(
 
 /// Records an inbound SMS: on the timeline of every contact with that number (anonymised ones
 /// excepted), or kept unmatched for admins. STOP-like keywords opt those contacts out of SMS at
-/// once (and cancel their texts still waiting in the outbox); START-like ones opt them back
+/// once (recording it cancels their texts still waiting in the outbox); START-like ones opt them back
 /// in; both are kept as consent history. HELP is logged.
 pub async fn receive_sms(
     conn: &mut PgConnection,
@@ -90,7 +90,7 @@ pub async fn receive_sms(
     }
     let contacts: Vec<(Uuid, String)> = sqlx::query_as(
         "SELECT id, trim(first_name || ' ' || last_name) FROM contacts
-         WHERE phone = $1 AND NOT anonymised ORDER BY updated_at DESC LIMIT 20",
+         WHERE phone = $1 AND NOT anonymised ORDER BY updated_at DESC",
     )
     .bind(sms.from)
     .fetch_all(&mut *conn)
@@ -160,29 +160,6 @@ pub async fn receive_sms(
             },
         )
         .await?;
-    }
-    if sms.keyword == Some(Keyword::OptOut) {
-        let ids: Vec<Uuid> = contacts.iter().map(|(id, _)| *id).collect();
-        let canceled: Vec<Uuid> = sqlx::query_scalar(
-            "UPDATE outbox_jobs j SET status = 'canceled', reason = 'opted_out', done_at = $2,
-                 updated_at = $2, claim_token = NULL, locked_until = NULL
-             FROM messages m
-             WHERE m.tenant_id = j.tenant_id AND m.id = j.message_id AND m.contact_id = ANY($1)
-               AND j.status IN ('pending', 'claimed')
-             RETURNING m.id",
-        )
-        .bind(&ids)
-        .bind(now)
-        .fetch_all(&mut *conn)
-        .await?;
-        for m in canceled {
-            sqlx::query("UPDATE messages SET status = 'blocked', updated_at = $2 WHERE id = $1")
-                .bind(m)
-                .bind(now)
-                .execute(&mut *conn)
-                .await?;
-            refresh_message_activity(conn, m).await?;
-        }
     }
     Ok(Received::Matched {
         message_id,

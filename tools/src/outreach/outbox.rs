@@ -211,6 +211,13 @@ struct Job {
     claim_token: Option<Uuid>,
 }
 
+impl Job {
+    /// What the job sends: (message id, call id).
+    fn subject(&self) -> (Option<Uuid>, Option<Uuid>) {
+        (self.message_id, self.call_id)
+    }
+}
+
 /// The job's subject after the checks, ready to hand to the gateway.
 enum Ready {
     Sms {
@@ -393,7 +400,7 @@ impl Worker {
         if c.interrupted {
             let why = "delivery uncertain: the worker stopped while the request to Twilio was in flight; check Twilio's log before sending again";
             finish(&mut tx, c.job_id, "dead", Some("uncertain"), Some(why), now).await?;
-            mark_subject(&mut tx, &job, "uncertain", None, Some(why)).await?;
+            mark_subject(&mut tx, job.subject(), "uncertain", None, Some(why)).await?;
             tx.commit().await?;
             return Ok(Outcome::Dead);
         }
@@ -408,7 +415,7 @@ impl Worker {
                 now,
             )
             .await?;
-            mark_subject(&mut tx, &job, "failed", None, Some(why)).await?;
+            mark_subject(&mut tx, job.subject(), "failed", None, Some(why)).await?;
             tx.commit().await?;
             return Ok(Outcome::Dead);
         };
@@ -560,7 +567,7 @@ impl Worker {
                     .map_or_else(|w| Some(*w), |r| r.blocked_at(Channel::Sms, &to))
                 {
                     finish(tx, c.job_id, "canceled", Some(why), None, now).await?;
-                    mark_subject(tx, job, "blocked", None, None).await?;
+                    mark_subject(tx, job.subject(), "blocked", None, None).await?;
                     return Ok(Err(Outcome::Canceled));
                 }
                 let tz = r.as_ref().map_or(s.tenant_tz, |r| r.tz(s.tenant_tz));
@@ -638,7 +645,7 @@ impl Worker {
                 if let Some(why) = why {
                     // Calls are never put off: one that can no longer be placed now is dropped.
                     finish(tx, c.job_id, "canceled", Some(why), None, now).await?;
-                    mark_subject(tx, job, "canceled", None, None).await?;
+                    mark_subject(tx, job.subject(), "canceled", None, None).await?;
                     return Ok(Err(Outcome::Canceled));
                 }
                 Ok(Ok(Ready::Call { call_id, from, rep }))
@@ -656,7 +663,7 @@ impl Worker {
         let now = Utc::now();
         // Recorded whatever the job's state now: this worker made the request and knows.
         finish(&mut tx, c.job_id, "done", None, None, now).await?;
-        mark_subject(&mut tx, job, &sent.status, Some(&sent.sid), None).await?;
+        mark_subject(&mut tx, job.subject(), &sent.status, Some(&sent.sid), None).await?;
         tx.commit().await?;
         Ok(Outcome::Sent)
     }
@@ -723,7 +730,7 @@ impl Worker {
                     now,
                 )
                 .await?;
-                mark_subject(&mut tx, job, "uncertain", None, Some(&message)).await?;
+                mark_subject(&mut tx, job.subject(), "uncertain", None, Some(&message)).await?;
                 Outcome::Dead
             }
             GatewayError::Transient(_) | GatewayError::Permanent(_) => {
@@ -733,7 +740,7 @@ impl Worker {
                     "gave_up"
                 };
                 finish(&mut tx, c.job_id, "dead", Some(reason), Some(&message), now).await?;
-                mark_subject(&mut tx, job, "failed", None, Some(&message)).await?;
+                mark_subject(&mut tx, job.subject(), "failed", None, Some(&message)).await?;
                 Outcome::Dead
             }
         };
@@ -798,15 +805,52 @@ async fn defer(
 
 /// Records a status (and the provider's SID) on the job's message or call and its timeline
 /// entry.
+/// Cancels a contact's texts (or calls) still waiting in the outbox, because they withdrew
+/// consent for that channel: they no longer show as scheduled, and stop counting towards the
+/// day's cap. A worker that already holds one of them checks consent again before sending.
+pub async fn cancel_waiting(
+    conn: &mut PgConnection,
+    contact_id: Uuid,
+    channel: Channel,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, sqlx::Error> {
+    let jobs: Vec<(Option<Uuid>, Option<Uuid>)> = sqlx::query_as(
+        "UPDATE outbox_jobs j SET status = 'canceled', reason = $3, done_at = $4, updated_at = $4,
+             claim_token = NULL, locked_until = NULL
+         WHERE j.status IN ('pending', 'claimed')
+           AND ((j.kind = 'sms' AND $2 = 'sms' AND EXISTS (SELECT 1 FROM messages m
+                     WHERE m.tenant_id = j.tenant_id AND m.id = j.message_id AND m.contact_id = $1))
+             OR (j.kind = 'call' AND $2 = 'call' AND EXISTS (SELECT 1 FROM calls k
+                     WHERE k.tenant_id = j.tenant_id AND k.id = j.call_id AND k.contact_id = $1)))
+         RETURNING j.message_id, j.call_id",
+    )
+    .bind(contact_id)
+    .bind(match channel {
+        Channel::Sms => "sms",
+        Channel::Call => "call",
+    })
+    .bind(reason)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    for subject in &jobs {
+        mark_subject(conn, *subject, "blocked", None, None).await?;
+    }
+    Ok(jobs.len())
+}
+
+/// Sets the status of a job's subject (its message, or its call) and refreshes its timeline
+/// entry. `subject` is (message id, call id); one of them is set.
 async fn mark_subject(
     tx: &mut PgConnection,
-    job: &Job,
+    (message_id, call_id): (Option<Uuid>, Option<Uuid>),
     status: &str,
     sid: Option<&str>,
     error: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     let now = Utc::now();
-    if let Some(m) = job.message_id {
+    if let Some(m) = message_id {
         let entry = json!([{"status": status, "at": now}]);
         sqlx::query(
             "UPDATE messages SET status = $2, provider_sid = coalesce($3, provider_sid),
@@ -825,7 +869,7 @@ async fn mark_subject(
         .await?;
         refresh_message_activity(tx, m).await?;
     }
-    if let Some(k) = job.call_id {
+    if let Some(k) = call_id {
         let call_status = match status {
             "blocked" => "canceled",
             s => s,
