@@ -121,8 +121,39 @@ async fn version_conflicts_get_409() {
         )
         .await;
     assert_eq!(ok["contact"]["version"], 2);
+    // One edit is one version step, however many fields (a consent flag included) it changes,
+    // and each field keeps its own history line.
+    let ok = app
+        .run(
+            &t.rep,
+            "update_contact",
+            json!({"contact_id": id, "title": "Founder", "last_name": "Doe", "email": "jane@doe.example",
+                   "sms_opt_out": true, "expected_version": 2}),
+        )
+        .await;
+    assert_eq!(ok["contact"]["version"], 3, "{ok}");
+    assert_eq!(ok["contact"]["sms_opt_out"], true);
+    assert_eq!(ok["contact"]["last_name"], "Doe");
+    let mut tx = app.tenant_conn(t.id).await;
+    let fields: Vec<String> = sqlx::query_scalar(
+        "SELECT field FROM field_history WHERE entity_id = $1::uuid AND changed_at = (SELECT max(changed_at) FROM field_history) ORDER BY field",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(fields, ["email", "last_name", "sms_opt_out", "title"]);
+    drop(tx);
+    let ok = app
+        .run(
+            &t.rep,
+            "update_contact",
+            json!({"contact_id": id, "title": "CEO", "expected_version": 3}),
+        )
+        .await;
+    assert_eq!(ok["contact"]["version"], 4);
     let (status, v) = app
-        .post(&t.rep, "/api/v1/actions", json!({"tool": "update_contact", "args": {"contact_id": id, "title": "CFO", "expected_version": 1}, "approve": true}))
+        .post(&t.rep, "/api/v1/actions", json!({"tool": "update_contact", "args": {"contact_id": id, "title": "CFO", "expected_version": 3}, "approve": true}))
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{v}");
     assert_eq!(error_code(&v), "conflict");

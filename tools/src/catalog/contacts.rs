@@ -4,13 +4,13 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::{AssertSqlSafe, PgConnection};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::common::{Check, Ref, check_refs, checked, foreign, owner_of, record_change};
 use crate::domain::{Email, LawfulBasis, Phone, ReasonCode, Text, TimeZone};
 use crate::error::ToolError;
-use crate::outreach::consent::{self, ConsentChange, ConsentChannel, ConsentStatus};
+use crate::outreach::consent::{self, ConsentChange, ConsentChannel};
 use crate::records;
 use crate::registry::{Ctx, Facts, Inspection, Tool, ToolKind};
 
@@ -399,6 +399,11 @@ impl Tool for UpdateContact {
             )));
         }
         let mut changed = Vec::new();
+        // Every other field goes into one UPDATE, so the row (and its search postings) is
+        // rewritten once per edit, with the version bump.
+        let mut update = sqlx::QueryBuilder::<sqlx::Postgres>::new("UPDATE contacts SET ");
+        let mut consent_bumped_version = false;
+        let mut other_fields = 0;
         for (field, value) in &u.changes {
             let new_json = match value {
                 NewValue::Text(s) => json!(s),
@@ -412,22 +417,13 @@ impl Tool for UpdateContact {
             // Consent flags change through the consent history, like `record_consent`: the
             // flag is only ever the mirror of the latest event, so sends (which read the flag)
             // and the history (which audits read) can never disagree.
-            if let (Some(channel), NewValue::Flag(b)) = (consent_channel(field), value) {
-                let withdrawn = if channel == ConsentChannel::Marketing {
-                    !*b
-                } else {
-                    *b
-                };
-                consent::record(
+            if let (Some(channel), NewValue::Flag(b)) = (ConsentChannel::for_column(field), value) {
+                let recorded = consent::record(
                     conn,
                     &ConsentChange {
                         contact_id: u.contact_id,
                         channel,
-                        status: if withdrawn {
-                            ConsentStatus::Withdrawn
-                        } else {
-                            ConsentStatus::Granted
-                        },
+                        status: channel.status_for(*b),
                         source: "contact edit",
                         lawful_basis: None,
                         note: u.reason.as_ref().map(ReasonCode::as_str),
@@ -438,31 +434,19 @@ impl Tool for UpdateContact {
                     },
                 )
                 .await?;
+                consent_bumped_version |= recorded.flag_changed;
                 changed.push(*field);
                 continue;
             }
             // Column names come from this module's fixed list, never from input.
-            let stamp = match *field {
-                "email_opt_out" | "sms_opt_out" | "do_not_call" | "marketing_consent" => {
-                    format!(", {field}_at = CASE WHEN $2::bool THEN $3 ELSE NULL END")
-                }
-                _ => String::new(),
+            update.push(*field).push(" = ");
+            match value {
+                NewValue::Text(s) => update.push_bind(s.clone()),
+                NewValue::Id(id) => update.push_bind(*id),
+                NewValue::Flag(b) => update.push_bind(*b),
             };
-            let sql = format!("UPDATE contacts SET {field} = $1{stamp} WHERE id = $4");
-            let q = match value {
-                NewValue::Text(s) => sqlx::query(AssertSqlSafe(sql.clone()))
-                    .bind(s.clone())
-                    .bind(false),
-                NewValue::Id(id) => sqlx::query(AssertSqlSafe(sql.clone()))
-                    .bind(*id)
-                    .bind(false),
-                NewValue::Flag(b) => sqlx::query(AssertSqlSafe(sql.clone())).bind(*b).bind(*b),
-            };
-            q.bind(ctx.now)
-                .bind(u.contact_id)
-                .execute(&mut *conn)
-                .await?;
-            let reason = u.reason.as_ref().map(ReasonCode::as_str);
+            update.push(", ");
+            other_fields += 1;
             record_change(
                 conn,
                 ctx,
@@ -471,31 +455,28 @@ impl Tool for UpdateContact {
                 field,
                 old_json,
                 new_json,
-                reason,
+                u.reason.as_ref().map(ReasonCode::as_str),
                 None,
             )
             .await?;
             changed.push(*field);
         }
-        if !changed.is_empty() {
-            sqlx::query("UPDATE contacts SET version = version + 1, updated_at = $2 WHERE id = $1")
-                .bind(u.contact_id)
-                .bind(ctx.now)
-                .execute(&mut *conn)
-                .await?;
+        if other_fields > 0 {
+            // One version step per edit: a consent change that moved a flag already took it.
+            let bump = if consent_bumped_version {
+                ""
+            } else {
+                "version = version + 1, "
+            };
+            update
+                .push(bump)
+                .push("updated_at = ")
+                .push_bind(ctx.now)
+                .push(" WHERE id = ")
+                .push_bind(u.contact_id);
+            update.build().execute(&mut *conn).await?;
         }
         let contact = records::get_contact(conn, u.contact_id).await?;
         Ok(json!({ "contact": contact, "changed": changed }))
-    }
-}
-
-/// The consent channel a contact flag mirrors.
-fn consent_channel(field: &str) -> Option<ConsentChannel> {
-    match field {
-        "sms_opt_out" => Some(ConsentChannel::Sms),
-        "do_not_call" => Some(ConsentChannel::Call),
-        "email_opt_out" => Some(ConsentChannel::Email),
-        "marketing_consent" => Some(ConsentChannel::Marketing),
-        _ => None,
     }
 }

@@ -34,6 +34,22 @@ impl ConsentChannel {
         }
     }
 
+    /// The channel whose latest event the contact column `column` mirrors.
+    pub fn for_column(column: &str) -> Option<Self> {
+        [Self::Sms, Self::Call, Self::Email, Self::Marketing]
+            .into_iter()
+            .find(|c| c.flag().0 == column)
+    }
+
+    /// What setting this channel's contact column to `value` says about consent.
+    pub fn status_for(self, value: bool) -> ConsentStatus {
+        if value == self.flag().1 {
+            ConsentStatus::Granted
+        } else {
+            ConsentStatus::Withdrawn
+        }
+    }
+
     /// The contact column that mirrors the latest event, and its value for a grant.
     fn flag(self) -> (&'static str, bool) {
         match self {
