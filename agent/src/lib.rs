@@ -11,6 +11,7 @@
 pub mod actions;
 pub mod context;
 pub mod copilot;
+pub mod decisions;
 pub mod fence;
 pub mod grounding;
 pub mod member;

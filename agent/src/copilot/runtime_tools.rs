@@ -35,27 +35,18 @@ pub fn specs() -> Vec<ToolSpec> {
     ]
 }
 
-/// What the user's message asks to decide, if it is a decision at all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    Approve,
-    Reject,
-}
+pub use crate::decisions::Decision;
+use crate::decisions::{LEAD_IN, decision_word, ordinal};
 
+/// What the user's message asks to decide, if it is a decision at all.
 pub fn decision_in(user_message: &str) -> Option<Decision> {
     let lower = user_message.trim().to_lowercase();
     let words: Vec<&str> = lower
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .collect();
-    let first = words
-        .iter()
-        .position(|w| !matches!(*w, "yes" | "ok" | "okay" | "please" | "go" | "ahead"))?;
-    match words[first] {
-        "approve" | "approved" | "confirm" => Some(Decision::Approve),
-        "reject" | "decline" | "deny" => Some(Decision::Reject),
-        _ => None,
-    }
+    let first = words.iter().position(|w| !LEAD_IN.contains(w))?;
+    decision_word(words[first])
 }
 
 /// The numbered proposals the user was last shown: from the newest assistant message (given
@@ -101,18 +92,10 @@ pub fn asks_for_all(user_message: &str) -> bool {
 /// The proposal numbers the user's own message names ("approve 2", "approve #1 and #3",
 /// "reject the second one"); empty when it names none ("approve it").
 pub fn numbers_in(user_message: &str) -> Vec<usize> {
-    const ORDINALS: [&str; 10] = [
-        "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
-        "tenth",
-    ];
     user_message
         .to_lowercase()
         .split(|c: char| !c.is_alphanumeric())
-        .filter_map(|w| {
-            w.parse::<usize>()
-                .ok()
-                .or_else(|| ORDINALS.iter().position(|o| *o == w).map(|i| i + 1))
-        })
+        .filter_map(|w| w.parse::<usize>().ok().or_else(|| ordinal(w)))
         .collect()
 }
 
@@ -193,5 +176,41 @@ mod tests {
         );
         assert_eq!(decision_in("text everyone"), None);
         assert_eq!(decision_in("what's pending my approval?"), None);
+    }
+
+    /// Whatever the built-in planner reads as a decision of numbered proposals, the runtime's
+    /// check of the user's own words reads the same way; otherwise the planner would propose
+    /// `decide_action` and the runtime refuse it as something the user never asked for.
+    #[test]
+    fn the_planner_and_the_runtime_agree_on_decisions() {
+        use crate::model::planner::dates::Clock;
+        use crate::model::planner::intent::{Intent, Which, parse};
+        let clock = Clock::new(chrono::Utc::now(), chrono_tz::UTC);
+        for phrase in [
+            "approve 2",
+            "accept 2",
+            "yeah, approve 2",
+            "yep approve the 2nd one",
+            "sure, confirm #1 and #3",
+            "ok go ahead, approve number 2",
+            "dismiss 1",
+            "refuse the third one",
+            "please reject 1",
+        ] {
+            let Intent::Decide { which, approve } = parse(phrase, clock) else {
+                panic!("the planner does not read {phrase:?} as a decision");
+            };
+            let wanted = if approve {
+                Decision::Approve
+            } else {
+                Decision::Reject
+            };
+            assert_eq!(decision_in(phrase), Some(wanted), "{phrase}");
+            let Which::Numbers(numbers) = which else {
+                panic!("{phrase:?} names numbers");
+            };
+            let numbers: Vec<usize> = numbers.into_iter().map(|n| n as usize).collect();
+            assert_eq!(numbers_in(phrase), numbers, "{phrase}");
+        }
     }
 }

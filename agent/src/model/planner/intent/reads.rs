@@ -2,41 +2,19 @@
 //! searches, answers to "which one?", and what the chat cannot do.
 
 use super::{Intent, TaskQuery, Unsupported, Which, at, lead, skip};
+use crate::decisions::{self, Decision};
 use crate::model::planner::dates::{self, Clock};
 use crate::model::planner::names::{self, ANY, CONTACT, DEAL, Name, Subject};
 use crate::model::planner::text::{Sentence, tidy};
 
-fn ordinal(w: &str) -> Option<u32> {
-    Some(match w {
-        "first" | "1st" => 1,
-        "second" | "2nd" => 2,
-        "third" | "3rd" => 3,
-        "fourth" | "4th" => 4,
-        "fifth" | "5th" => 5,
-        "sixth" | "6th" => 6,
-        "seventh" | "7th" => 7,
-        "eighth" | "8th" => 8,
-        "ninth" | "9th" => 9,
-        "tenth" | "10th" => 10,
-        "last" => return None,
-        _ => return None,
-    })
-}
-
 /// "approve 2", "approve #1 and #3", "yes, approve it", "reject the second one".
 pub(super) fn decide(s: &Sentence, i: usize, _: Clock) -> Option<Intent> {
-    let i = skip(
-        s,
-        i,
-        &[
-            "yes", "yeah", "yep", "sure", "ok", "okay", ",", "please", "go",
-        ],
-    );
-    let approve = match s.low(i) {
-        "approve" | "approved" | "accept" | "confirm" => true,
-        "reject" | "decline" | "deny" | "refuse" | "dismiss" => false,
-        _ => return None,
-    };
+    // The same words the runtime checks the message with before anything is decided.
+    let mut i = i;
+    while i < s.len() && (s.low(i) == "," || decisions::LEAD_IN.contains(&s.low(i))) {
+        i += 1;
+    }
+    let approve = decisions::decision_word(s.low(i))? == Decision::Approve;
     let mut numbers = Vec::new();
     let mut all = false;
     for k in i + 1..s.len() {
@@ -46,7 +24,10 @@ pub(super) fn decide(s: &Sentence, i: usize, _: Clock) -> Option<Intent> {
             "all" | "everything" | "both" => all = true,
             "and" | "," | "number" | "no" | "no." | "#" | "action" | "the" | "one" | "ones"
             | "of" | "please" | "." | "!" | "too" | "also" | "now" | "item" => {}
-            w => match t.number().or_else(|| ordinal(w)) {
+            w => match t
+                .number()
+                .or_else(|| decisions::ordinal(w).map(|n| n as u32))
+            {
                 Some(n) => numbers.push(n),
                 None => return None,
             },
@@ -442,7 +423,10 @@ pub(super) fn pick(s: &Sentence, i: usize, _: Clock) -> Option<Intent> {
         match t.low.as_str() {
             "the" | "one" | "number" | "no" | "no." | "option" | "#" | "." | "please" | "it's"
             | "that" | "is" | "!" => {}
-            w => match t.number().or_else(|| ordinal(w)) {
+            w => match t
+                .number()
+                .or_else(|| decisions::ordinal(w).map(|n| n as u32))
+            {
                 Some(x) if n.is_none() => n = Some(x as usize),
                 _ => return None,
             },
