@@ -289,10 +289,23 @@ mod tests {
             ]),
         )
         .unwrap();
-        let shown = format!("{c:?}");
-        assert!(!shown.contains("hunter2"));
-        assert!(!shown.contains("aabbccdd"));
         assert!(c.secret_key.is_some());
+        let shown = format!("{c:?}");
+        // What the hand-written Debug impls print in place of the secrets: `SecretKey`'s own
+        // (heimdell_tools::crypto) and secrecy's for the database URL.
+        assert!(
+            shown.contains("secret_key: Some(SecretKey([redacted]))"),
+            "{shown}"
+        );
+        assert!(shown.contains("url: SecretBox<str>([REDACTED])"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        // Neither as hex nor as the decimal byte list a derived Debug would print.
+        assert!(!shown.contains("aabbccdd"), "{shown}");
+        let bytes = hex::decode(key).unwrap();
+        let decimal = format!("{bytes:?}");
+        assert!(decimal.starts_with("[0, 17, 34, 51, "), "{decimal}");
+        assert!(!shown.contains(&decimal[1..decimal.len() - 1]), "{shown}");
+        assert!(!shown.contains("170, 187, 204, 221"), "{shown}");
     }
 
     #[test]

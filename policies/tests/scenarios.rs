@@ -524,7 +524,10 @@ fn approval_table() {
             denied: Some("No policy allows an admin to approve the tool `search`."),
         },
         ApprovalCase {
-            name: "cross-tenant call, approver in the call's tenant",
+            // The approver is in the requester's tenant, not the call's: `tenant-boundary`
+            // refuses. `requester_outside_the_calls_tenant_cannot_be_approved` covers the
+            // approver who is in the call's tenant.
+            name: "cross-tenant call, approver in the requester's tenant",
             requester: Rep,
             approver: Colleague(Admin),
             tool: "update_contact",
@@ -573,6 +576,82 @@ fn approval_table() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A call in TENANT proposed by someone in OTHER_TENANT, shown to an admin of TENANT. The
+/// approver and the call share a tenant, so `tenant-boundary` is satisfied and the admin's role
+/// is enough for `manager-approve`: only `requester-tenant-boundary` can refuse.
+#[test]
+fn requester_outside_the_calls_tenant_cannot_be_approved() {
+    const REASON: &str = "This request came from outside the workspace it touches.";
+    let outsider = user(1, Role::Rep, OTHER_TENANT);
+    let insider = user(5, Role::Rep, TENANT);
+    let admin = user(2, Role::Admin, TENANT);
+    let facts = call("update_contact", ToolKind::Write);
+    let engine = engine();
+
+    assert!(
+        !engine.can_approve(&outsider, &admin, &facts),
+        "an admin of the call's tenant must not approve a request from another tenant"
+    );
+    assert!(engine.on_approval(&outsider, &admin, &facts).is_err());
+    // Control: the same admin and call, the requester moved into the call's tenant.
+    assert!(engine.can_approve(&insider, &admin, &facts));
+
+    // With `requester-tenant-boundary` gone nothing else refuses: it is the deciding rule.
+    let without = engine_without(&["requester-tenant-boundary"]);
+    assert!(
+        without.can_approve(&outsider, &admin, &facts),
+        "some policy besides requester-tenant-boundary refuses this approval"
+    );
+
+    // `on_approval` re-checks the proposal first, and `tenant-boundary` refuses that, so the
+    // approval's own reason only shows once `tenant-boundary` is set aside: it must be
+    // `requester-tenant-boundary`'s @reason and nothing else.
+    let approve_side = engine_without(&["tenant-boundary"]);
+    assert!(!approve_side.can_approve(&outsider, &admin, &facts));
+    assert_eq!(
+        approve_side.on_approval(&outsider, &admin, &facts),
+        Err(REASON.to_owned())
+    );
+}
+
+/// The real policy files with the policies of the given `@id`s removed, loaded from a
+/// temporary folder.
+fn engine_without(ids: &[&str]) -> PolicyEngine {
+    let root = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    let dir = std::env::temp_dir().join(format!("heimdell-policies-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut removed = 0;
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let path = entry.unwrap().path();
+        let Some(ext @ ("cedar" | "cedarschema")) = path.extension().and_then(|e| e.to_str())
+        else {
+            continue;
+        };
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        if ext == "cedar" {
+            for id in ids {
+                let marker = format!("@id(\"{id}\")");
+                if let Some(start) = text.find(&marker) {
+                    // A policy runs from its annotations to the `;` that ends it.
+                    let end = start + text[start..].find(";\n").expect("policy ends") + 2;
+                    text.replace_range(start..end, "");
+                    removed += 1;
+                }
+            }
+        }
+        std::fs::write(dir.join(path.file_name().unwrap()), text).unwrap();
+    }
+    let engine = PolicyEngine::load_dir(&dir);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        removed,
+        ids.len(),
+        "every policy id in {ids:?} was found once"
+    );
+    engine.expect("the policies load without the removed ones")
 }
 
 /// The tier `on_proposal` names is exactly the lowest tier that can approve.

@@ -71,26 +71,127 @@ fn assert_snapshot(name: &str, actual: &str) {
     // The package folder at run time, not the one this binary was compiled in.
     let root = std::env::var("CARGO_MANIFEST_DIR")
         .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
-    let path = format!("{root}/tests/api/snapshots/{name}.txt");
+    let path = std::path::PathBuf::from(format!("{root}/tests/api/snapshots/{name}.txt"));
     let update = std::env::var("UPDATE_SNAPSHOTS").is_ok_and(|v| v == "1");
-    match std::fs::read_to_string(&path) {
-        Ok(expected) if !update => {
-            if expected != actual {
-                let first = expected
-                    .lines()
-                    .zip(actual.lines())
-                    .position(|(a, b)| a != b)
-                    .unwrap_or(0);
-                panic!(
-                    "snapshot {name} differs at line {}:\n  expected: {:?}\n  actual:   {:?}\n(UPDATE_SNAPSHOTS=1 accepts the change)",
-                    first + 1,
-                    expected.lines().nth(first),
-                    actual.lines().nth(first)
-                );
-            }
-        }
-        _ => std::fs::write(&path, actual).unwrap(),
+    if let Err(problem) = check_snapshot(name, &path, actual, update) {
+        panic!("{problem}");
     }
+}
+
+/// Compares `actual` with the snapshot at `path`. With `update` the file is (re)written and the
+/// check passes; without it a missing file is a failure, never a silent first write.
+fn check_snapshot(
+    name: &str,
+    path: &std::path::Path,
+    actual: &str,
+    update: bool,
+) -> Result<(), String> {
+    if update {
+        std::fs::write(path, actual)
+            .map_err(|e| format!("snapshot {name}: cannot write {}: {e}", path.display()))?;
+        return Ok(());
+    }
+    let expected = match std::fs::read_to_string(path) {
+        Ok(expected) => expected,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!(
+                "snapshot {name} is missing: {} does not exist \
+                 (run the test with UPDATE_SNAPSHOTS=1 to create it, then review and commit it)",
+                path.display()
+            ));
+        }
+        Err(e) => {
+            return Err(format!(
+                "snapshot {name}: cannot read {}: {e}",
+                path.display()
+            ));
+        }
+    };
+    match first_difference(&expected, actual) {
+        None => Ok(()),
+        Some(where_) => Err(format!(
+            "snapshot {name} {where_}\n(UPDATE_SNAPSHOTS=1 accepts the change)"
+        )),
+    }
+}
+
+/// Where two texts first differ, in words, or None when they are equal.
+fn first_difference(expected: &str, actual: &str) -> Option<String> {
+    if expected == actual {
+        return None;
+    }
+    let (e, a): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), actual.lines().collect());
+    if let Some(i) = e.iter().zip(&a).position(|(x, y)| x != y) {
+        return Some(format!(
+            "differs at line {}:\n  expected: {:?}\n  actual:   {:?}",
+            i + 1,
+            e[i],
+            a[i]
+        ));
+    }
+    // Every shared line is equal, so one text is a prefix of the other (or only the final
+    // line ending differs): say how the lengths differ rather than pointing at line 1.
+    let (shorter, longer) = if actual.len() < expected.len() {
+        ("actual", "expected")
+    } else {
+        ("expected", "actual")
+    };
+    let (short, long) = if actual.len() < expected.len() {
+        (actual, expected)
+    } else {
+        (expected, actual)
+    };
+    let extra = &long[short.len()..];
+    Some(format!(
+        "differs in length: {shorter} has {} lines ({} bytes), {longer} has {} lines ({} bytes); \
+         {longer} goes on with {} more bytes, starting {:?}",
+        short.lines().count(),
+        short.len(),
+        long.lines().count(),
+        long.len(),
+        extra.len(),
+        extra.chars().take(80).collect::<String>()
+    ))
+}
+
+#[test]
+fn a_missing_snapshot_fails_unless_updating() {
+    let dir = std::env::temp_dir().join(format!("heimdell-snap-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("absent.txt");
+    let err = check_snapshot("absent", &path, "hello\n", false).unwrap_err();
+    assert!(err.contains("missing"), "{err}");
+    assert!(err.contains("UPDATE_SNAPSHOTS=1"), "{err}");
+    assert!(
+        !path.exists(),
+        "a failing check must not write the snapshot"
+    );
+    check_snapshot("absent", &path, "hello\n", true).unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "hello\n");
+    check_snapshot("absent", &path, "hello\n", false).unwrap();
+    assert!(check_snapshot("absent", &path, "goodbye\n", false).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_snapshot_diff_reports_where_the_texts_part() {
+    assert_eq!(first_difference("a\nb\n", "a\nb\n"), None);
+    let changed = first_difference("a\nb\nc\n", "a\nB\nc\n").unwrap();
+    assert!(changed.starts_with("differs at line 2:"), "{changed}");
+    let longer = first_difference("a\nb\n", "a\nb\nc\nd\n").unwrap();
+    assert!(!longer.contains("line 1"), "{longer}");
+    assert!(
+        longer.contains("expected has 2 lines (4 bytes), actual has 4 lines (8 bytes)"),
+        "{longer}"
+    );
+    assert!(longer.contains("4 more bytes"), "{longer}");
+    let shorter = first_difference("a\nb\nc\n", "a\n").unwrap();
+    assert!(
+        shorter.contains("actual has 1 lines (2 bytes), expected has 3 lines (6 bytes)"),
+        "{shorter}"
+    );
+    let newline = first_difference("a\nb", "a\nb\n").unwrap();
+    assert!(newline.contains("1 more bytes"), "{newline}");
 }
 
 #[tokio::test]

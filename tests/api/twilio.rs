@@ -560,6 +560,48 @@ async fn forged_stale_or_missing_signatures_get_403_and_change_nothing() {
     assert_eq!(c["sms_opt_out"], true);
 }
 
+/// A webhook correctly signed with this tenant's auth token but naming another Twilio account
+/// (`AccountSid`) is refused: the signature alone does not make it this account's.
+#[tokio::test]
+async fn a_signed_webhook_for_another_account_gets_403_and_writes_nothing() {
+    let Setup { app, t, .. } = setup(json!({})).await;
+    // Something already on the timeline, so "unchanged" is not just "still empty".
+    assert_eq!(
+        inbound(&app, &t, "SMfirst", JANE, "Hello").await,
+        StatusCode::OK
+    );
+    let messages = "SELECT count(*) FROM messages";
+    let deliveries = "SELECT count(*) FROM webhook_deliveries";
+    let (messages_before, deliveries_before) = (
+        count(&app, &t, messages).await,
+        count(&app, &t, deliveries).await,
+    );
+    assert_eq!(messages_before, 1);
+
+    let other_account = "AC99999999999999999999999999999999";
+    assert_ne!(other_account, SID);
+    let sms = |account| {
+        [
+            ("MessageSid", "SMother"),
+            ("AccountSid", account),
+            ("From", JANE),
+            ("To", OUR_NUMBER),
+            ("Body", "Call me back"),
+        ]
+    };
+    let (status, text) = webhook(&app, &t, "sms", &sms(other_account)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{text}");
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(error_code(&body), "invalid_signature", "{text}");
+    assert_eq!(count(&app, &t, messages).await, messages_before);
+    assert_eq!(count(&app, &t, deliveries).await, deliveries_before);
+
+    // The same delivery naming this tenant's account is accepted and recorded.
+    let (status, text) = webhook(&app, &t, "sms", &sms(SID)).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(count(&app, &t, messages).await, messages_before + 1);
+}
+
 #[tokio::test]
 async fn a_call_rings_the_rep_first_then_the_twiml_connects_the_contact() {
     let Setup { fake, app, t, jane } = setup(json!({})).await;
