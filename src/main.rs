@@ -109,7 +109,7 @@ enum BenchWhat {
         #[arg(long)]
         url: String,
         /// The API token to send.
-        #[arg(long, env = "HEIMDELL_BENCH_TOKEN")]
+        #[arg(long, env = "HEIMDELL_BENCH_TOKEN", hide_env_values = true)]
         token: String,
         /// Path and query to GET; repeat it to rotate through several.
         #[arg(long = "path", required = true)]
@@ -130,7 +130,7 @@ enum BenchWhat {
         #[arg(long)]
         url: String,
         /// API tokens to chat as, separated by commas (users take them in turn).
-        #[arg(long, env = "HEIMDELL_BENCH_TOKEN")]
+        #[arg(long, env = "HEIMDELL_BENCH_TOKEN", hide_env_values = true)]
         token: String,
         #[arg(long, default_value_t = 200)]
         users: usize,
