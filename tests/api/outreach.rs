@@ -150,9 +150,43 @@ async fn connect_twilio_is_admin_only_and_the_token_is_never_stored_or_shown_in_
         .unwrap();
     assert!(sealed.starts_with("sealed:v1:"), "{sealed}");
 
+    // An approver who edits other arguments and leaves the token as shown keeps the stored
+    // one; a sealed value that is not the stored one is refused.
+    let (_, pending) = app
+        .propose(
+            &t.admin,
+            "connect_twilio",
+            json!({"account_sid": SID, "auth_token": TOKEN, "numbers": [OUR_NUMBER]}),
+        )
+        .await;
+    let id = pending["id"].as_str().unwrap();
+    let stored: String =
+        sqlx::query_scalar("SELECT args->>'auth_token' FROM proposed_actions WHERE id = $1::uuid")
+            .bind(id)
+            .fetch_one(&mut owner)
+            .await
+            .unwrap();
+    let path = format!("/api/v1/actions/{id}/approve");
+    let approve = |args: serde_json::Value| app.post(&t.admin, &path, json!({ "args": args }));
+    let (status, v) = approve(json!({"account_sid": SID, "auth_token": "sealed:v1:forged",
+                                     "numbers": [OUR_NUMBER]}))
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(error_fields(&v), ["auth_token"]);
+    let (status, v) = approve(json!({"account_sid": SID, "auth_token": "[encrypted]",
+                                     "numbers": [OUR_NUMBER], "recording_enabled": false}))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["result"]["recording_enabled"], false);
+    let sealed: String = sqlx::query_scalar("SELECT auth_token_sealed FROM twilio_accounts")
+        .fetch_one(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(sealed, stored);
+
     // Reconnecting keeps settings not given again.
     let again = connect(&app, &t, json!({})).await;
-    assert_eq!(again["recording_enabled"], true);
+    assert_eq!(again["recording_enabled"], false);
     assert_eq!(
         again["quiet_hours"],
         json!({"start": "00:00", "end": "00:00"})

@@ -361,22 +361,15 @@ impl Pipeline {
         }
         let entry = self.registry.get(&action.tool)?;
         let args = match edited_args {
+            // Edited arguments are checked as given, then sealed: a secret left as the redacted
+            // marker callers were shown keeps the stored sealed value (`seal_secrets`).
             Some(edited) => {
-                // What callers were shown has secrets redacted: keep the stored sealed value.
-                let mut edited = edited;
-                for f in entry.secret_fields() {
-                    if edited.get(*f).and_then(Value::as_str) == Some(crypto::REDACTED)
-                        && let Some(kept) = action.args.get(*f)
-                    {
-                        edited[*f] = kept.clone();
-                    }
-                }
                 entry.validate(&edited)?;
                 self.seal_secrets(entry, caller.tenant_id, edited, Some(&action.args))?
             }
+            // Checked when proposed; its secrets are sealed already.
             None => action.args.clone(),
         };
-        entry.validate(&args)?;
         let approver = Self::member(&mut tx, caller.user_id).await?;
         // The requester's role and the data are read again: the later decision wins.
         let requester = Self::member(&mut tx, action.requester_id).await?;
