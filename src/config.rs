@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, anyhow, bail};
 use heimdell_tools::crypto::SecretKey;
 use heimdell_tools::outreach::outbox::WorkerConfig;
 use secrecy::SecretString;
@@ -95,9 +95,6 @@ struct FileConfig {
     public_url: Option<String>,
     twilio_base_url: Option<String>,
 }
-
-/// Twilio's REST API.
-pub const DEFAULT_TWILIO_BASE_URL: &str = "https://api.twilio.com";
 
 /// An absolute http(s) URL with a host and nothing after the path, trailing slash removed.
 fn base_url(var: &str, text: &str) -> anyhow::Result<String> {
@@ -205,8 +202,12 @@ impl Config {
         let twilio_base_url = base_url(
             "HEIMDELL_TWILIO_BASE_URL",
             &pick("HEIMDELL_TWILIO_BASE_URL", f.twilio_base_url)
-                .unwrap_or_else(|| DEFAULT_TWILIO_BASE_URL.to_string()),
+                .unwrap_or_else(|| heimdell_adapters::twilio::DEFAULT_BASE_URL.to_string()),
         )?;
+        // The Twilio client's own rule (https, or http on loopback only), checked now rather
+        // than when the first text would be sent.
+        heimdell_adapters::twilio::check_base_url(&twilio_base_url)
+            .map_err(|e| anyhow!("HEIMDELL_TWILIO_BASE_URL: {e}"))?;
         Ok(Config {
             secret_key,
             public_url,
@@ -331,6 +332,9 @@ mod tests {
             ("HEIMDELL_PUBLIC_URL", "crm.example.com"),
             ("HEIMDELL_PUBLIC_URL", "ftp://crm.example.com"),
             ("HEIMDELL_TWILIO_BASE_URL", "https://x/?a=1"),
+            // Credentials would cross the network in clear: the Twilio client refuses it, so
+            // start-up does too.
+            ("HEIMDELL_TWILIO_BASE_URL", "http://proxy.internal"),
         ] {
             let e = Config::load(None, env(&[("DATABASE_URL", "postgres://x/y"), (var, bad)]))
                 .unwrap_err()

@@ -169,7 +169,7 @@ pub fn config_for(owner_url: &str) -> Config {
         usage_limit: None,
         secret_key: Some(heimdell_tools::crypto::SecretKey::generate()),
         public_url: None,
-        twilio_base_url: heimdell::config::DEFAULT_TWILIO_BASE_URL.to_string(),
+        twilio_base_url: heimdell_adapters::twilio::DEFAULT_BASE_URL.to_string(),
         outbox: heimdell_tools::outreach::outbox::WorkerConfig {
             concurrency: 8,
             lease: std::time::Duration::from_secs(30),

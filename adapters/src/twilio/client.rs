@@ -220,6 +220,42 @@ impl fmt::Debug for TwilioClient {
     }
 }
 
+/// Whether `base_url` may carry Twilio credentials: `https`, or plain `http` only on a loopback
+/// host (a fake in tests), with nothing but scheme, host, port and path. Configuration checks
+/// it at start, so a bad value stops the server instead of dead-lettering every send.
+pub fn check_base_url(base_url: &str) -> Result<(), TwilioError> {
+    let parsed = Url::parse(base_url)
+        .map_err(|e| TwilioError::Invalid(format!("base URL {base_url:?}: {e}")))?;
+    let loopback = parsed.host_str().is_some_and(|host| {
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    });
+    match parsed.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        other => {
+            return Err(TwilioError::Invalid(format!(
+                "base URL scheme {other:?}: must be https (http only on a loopback host)"
+            )));
+        }
+    }
+    if parsed.host_str().is_none()
+        || !parsed.username().is_empty()
+        || parsed.password().is_some()
+        || parsed.query().is_some()
+        || parsed.fragment().is_some()
+    {
+        return Err(TwilioError::Invalid(format!(
+            "base URL {base_url:?}: must be scheme, host, optional port and path only"
+        )));
+    }
+    Ok(())
+}
+
 impl TwilioClient {
     /// A client for `account_sid` at `base_url` ([`DEFAULT_BASE_URL`] in production; a fake in
     /// tests). `timeout` bounds each whole request. The base URL must be `https`, except on a
@@ -230,35 +266,7 @@ impl TwilioClient {
         auth_token: SecretString,
         timeout: Duration,
     ) -> Result<Self, TwilioError> {
-        let parsed = Url::parse(base_url)
-            .map_err(|e| TwilioError::Invalid(format!("base URL {base_url:?}: {e}")))?;
-        let loopback = parsed.host_str().is_some_and(|host| {
-            host.eq_ignore_ascii_case("localhost")
-                || host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback())
-        });
-        match parsed.scheme() {
-            "https" => {}
-            "http" if loopback => {}
-            other => {
-                return Err(TwilioError::Invalid(format!(
-                    "base URL scheme {other:?}: must be https (http only on a loopback host)"
-                )));
-            }
-        }
-        if parsed.host_str().is_none()
-            || !parsed.username().is_empty()
-            || parsed.password().is_some()
-            || parsed.query().is_some()
-            || parsed.fragment().is_some()
-        {
-            return Err(TwilioError::Invalid(format!(
-                "base URL {base_url:?}: must be scheme, host, optional port and path only"
-            )));
-        }
+        check_base_url(base_url)?;
         if account_sid.is_empty() || !account_sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(TwilioError::Invalid(
                 "account SID must be non-empty and alphanumeric".into(),

@@ -22,7 +22,7 @@ pub mod twiml;
 
 pub use client::{
     CallEvent, CallRequest, DEFAULT_BASE_URL, IDEMPOTENCY_HEADER, SentCall, SentMessage,
-    SmsRequest, TwilioClient, TwilioError,
+    SmsRequest, TwilioClient, TwilioError, check_base_url,
 };
 pub use gateway::TwilioGateway;
 pub use inbound::{
