@@ -10,7 +10,7 @@ use fake_twilio::{FakeTwilio, Scripted};
 use heimdell_adapters::twilio::{
     CallEvent, CallRequest, CallState, CallStatus, FormParams, IDEMPOTENCY_HEADER, InboundError,
     InboundSms, Keyword, MessageStatus, SmsRequest, SmsStatus, TwilioClient, TwilioError,
-    expected_signature, keyword, twiml, verify,
+    expected_signature, twiml, verify,
 };
 use reqwest::Url;
 use secrecy::SecretString;
@@ -567,7 +567,7 @@ fn keyword_table() {
     ];
     assert!(cases.len() >= 15);
     for (body, expected) in cases {
-        assert_eq!(keyword(body), *expected, "{body:?}");
+        assert_eq!(Keyword::of_body(body), *expected, "{body:?}");
     }
 }
 

@@ -654,7 +654,7 @@ pub async fn receive(
             from: &from,
             to: &to,
             body: &sms.body,
-            keyword: heimdell_adapters::twilio::inbound::keyword(&sms.body).map(Into::into),
+            keyword: heimdell_tools::outreach::inbound::Keyword::of_body(&sms.body),
         },
         now,
     )

@@ -152,7 +152,7 @@ pub async fn inbound_sms(
         Ok(s) => s,
         Err(e) => return malformed(e),
     };
-    let keyword = sms.keyword().map(Into::into);
+    let keyword = sms.keyword();
     let incoming = IncomingSms {
         message_sid: &sms.message_sid,
         from: &sms.from,

@@ -11,6 +11,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::signature::FormParams;
+pub use heimdell_tools::outreach::inbound::Keyword;
 
 /// Why a webhook form could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,7 +85,7 @@ impl InboundSms {
 
     /// The opt-out / opt-in / help keyword this message is, if any.
     pub fn keyword(&self) -> Option<Keyword> {
-        keyword(&self.body)
+        Keyword::of_body(&self.body)
     }
 }
 
@@ -233,49 +234,6 @@ impl CallState {
                 | CallState::NoAnswer
                 | CallState::Canceled
         )
-    }
-}
-
-/// What an inbound SMS that is only a keyword asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Keyword {
-    /// STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT: send this number nothing more.
-    OptOut,
-    /// START, UNSTOP: the contact takes an earlier opt-out back.
-    OptIn,
-    /// HELP, INFO: the contact asks what this is and how to stop it.
-    Help,
-}
-
-impl From<Keyword> for heimdell_tools::outreach::inbound::Keyword {
-    fn from(k: Keyword) -> Self {
-        match k {
-            Keyword::OptOut => Self::OptOut,
-            Keyword::OptIn => Self::OptIn,
-            Keyword::Help => Self::Help,
-        }
-    }
-}
-
-/// The keyword an inbound SMS body is, following Twilio's rules for its default opt-out
-/// handling: the whole message must be the single word, in any case, optionally surrounded by
-/// whitespace or punctuation ("stop", " Stop. ", "STOP!"). "Stop please" or "please stop" are
-/// ordinary messages.
-///
-/// Twilio also treats YES as an opt-in; Heimdell does not, since "yes" is an everyday answer
-/// and an opt-in must be deliberate (a contact Twilio re-subscribes on YES is then merely
-/// still opted out here, the safe side).
-pub fn keyword(body: &str) -> Option<Keyword> {
-    let word = body.trim_matches(|c: char| !c.is_alphanumeric());
-    if word.is_empty() || word.len() > 16 || !word.chars().all(|c| c.is_ascii_alphabetic()) {
-        return None;
-    }
-    match word.to_ascii_uppercase().as_str() {
-        "STOP" | "STOPALL" | "UNSUBSCRIBE" | "CANCEL" | "END" | "QUIT" => Some(Keyword::OptOut),
-        "START" | "UNSTOP" => Some(Keyword::OptIn),
-        "HELP" | "INFO" => Some(Keyword::Help),
-        _ => None,
     }
 }
 

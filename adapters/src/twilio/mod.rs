@@ -27,6 +27,6 @@ pub use client::{
 pub use gateway::TwilioGateway;
 pub use inbound::{
     CallState, CallStatus, InboundError, InboundSms, Keyword, MessageStatus, SmsStatus,
-    UnknownStatus, keyword,
+    UnknownStatus,
 };
 pub use signature::{FormParams, SIGNATURE_HEADER, expected_signature, verify};

@@ -25,6 +25,27 @@ pub enum Keyword {
 }
 
 impl Keyword {
+    /// The keyword an inbound SMS body is, following Twilio's rules for its default opt-out
+    /// handling: the whole message must be the single word, in any case, optionally surrounded
+    /// by whitespace or punctuation ("stop", " Stop. ", "STOP!"). "Stop please" or "please
+    /// stop" are ordinary messages.
+    ///
+    /// Twilio also treats YES as an opt-in; Heimdell does not, since "yes" is an everyday
+    /// answer and an opt-in must be deliberate (a contact Twilio re-subscribes on YES is then
+    /// merely still opted out here, the safe side).
+    pub fn of_body(body: &str) -> Option<Keyword> {
+        let word = body.trim_matches(|c: char| !c.is_alphanumeric());
+        if word.is_empty() || word.len() > 16 || !word.chars().all(|c| c.is_ascii_alphabetic()) {
+            return None;
+        }
+        match word.to_ascii_uppercase().as_str() {
+            "STOP" | "STOPALL" | "UNSUBSCRIBE" | "CANCEL" | "END" | "QUIT" => Some(Keyword::OptOut),
+            "START" | "UNSTOP" => Some(Keyword::OptIn),
+            "HELP" | "INFO" => Some(Keyword::Help),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Keyword::OptOut => "opt_out",
