@@ -54,10 +54,6 @@ impl Sources {
             self.add_text(&local);
         }
     }
-
-    pub fn entities(&self) -> impl Iterator<Item = &EntityRef> {
-        self.known.iter()
-    }
 }
 
 fn local_dates(value: &Value, tz: chrono_tz::Tz, out: &mut String) {

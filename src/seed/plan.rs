@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone as _, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 
 use super::names::*;
@@ -399,19 +399,8 @@ impl TaskDue {
 
 /// A local wall-clock time as an instant; in a DST gap, the first instant after it.
 pub fn local_instant(tz: Tz, date: NaiveDate, hour: u32, minute: u32) -> DateTime<Utc> {
-    let naive: NaiveDateTime = date.and_hms_opt(hour, minute, 0).unwrap_or_else(|| {
-        date.and_hms_opt(12, 0, 0)
-            .expect("noon exists on every date")
-    });
-    for shift in 0..4 {
-        if let Some(t) = tz
-            .from_local_datetime(&(naive + Duration::minutes(30 * shift)))
-            .earliest()
-        {
-            return t.with_timezone(&Utc);
-        }
-    }
-    Utc.from_utc_datetime(&naive)
+    let time = NaiveTime::from_hms_opt(hour, minute, 0).unwrap_or(NaiveTime::MIN);
+    heimdell_tools::outreach::quiet::at_local(tz, date, time)
 }
 
 #[derive(Debug, Clone)]

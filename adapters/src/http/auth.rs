@@ -20,20 +20,12 @@ pub const SESSION_COOKIE: &str = "heimdell_session";
 /// The header carrying the CSRF token on cookie-authenticated writes.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// How the request proved who it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    Token,
-    Session,
-}
-
 /// A signed-in member of a tenant.
 #[derive(Debug, Clone, Copy)]
 pub struct AuthUser {
     pub tenant_id: Uuid,
     pub user_id: Uuid,
     pub role: Role,
-    pub via: Via,
 }
 
 impl AuthUser {
@@ -67,7 +59,6 @@ impl FromRequestParts<ApiState> for AuthUser {
                 tenant_id,
                 user_id,
                 role,
-                via: Via::Token,
             });
         }
         let jar = CookieJar::from_headers(&parts.headers);
@@ -101,7 +92,6 @@ impl FromRequestParts<ApiState> for AuthUser {
             tenant_id,
             user_id,
             role,
-            via: Via::Session,
         })
     }
 }

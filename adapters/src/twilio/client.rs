@@ -286,14 +286,6 @@ impl TwilioClient {
         })
     }
 
-    pub fn account_sid(&self) -> &str {
-        &self.account_sid
-    }
-
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
     /// Send one SMS: `POST {base}/2010-04-01/Accounts/{sid}/Messages.json` with `To`, `From`,
     /// `Body` and, when given, `StatusCallback`.
     pub async fn send_sms(&self, request: &SmsRequest<'_>) -> Result<SentMessage, TwilioError> {

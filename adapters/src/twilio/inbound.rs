@@ -198,16 +198,6 @@ status_enum! {
     }
 }
 
-impl MessageStatus {
-    /// The message did not (and will not) reach the recipient.
-    pub fn is_failure(self) -> bool {
-        matches!(
-            self,
-            MessageStatus::Undelivered | MessageStatus::Failed | MessageStatus::Canceled
-        )
-    }
-}
-
 status_enum! {
     /// A Call resource's `status` / a callback's `CallStatus`.
     CallState {
@@ -220,20 +210,6 @@ status_enum! {
         Failed => "failed",
         NoAnswer => "no-answer",
         Canceled => "canceled",
-    }
-}
-
-impl CallState {
-    /// The call is over; no further progress will follow.
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            CallState::Completed
-                | CallState::Busy
-                | CallState::Failed
-                | CallState::NoAnswer
-                | CallState::Canceled
-        )
     }
 }
 
@@ -257,7 +233,5 @@ mod tests {
         assert_eq!(CallState::InProgress.as_str(), "in-progress");
         assert_eq!(CallState::NoAnswer.to_string(), "no-answer");
         assert!("In-Progress".parse::<CallState>().is_err());
-        assert!(CallState::Busy.is_terminal() && !CallState::Ringing.is_terminal());
-        assert!(MessageStatus::Undelivered.is_failure() && !MessageStatus::Sent.is_failure());
     }
 }

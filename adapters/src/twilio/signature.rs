@@ -140,18 +140,6 @@ impl FormParams {
         &self.pairs
     }
 
-    pub fn into_pairs(self) -> Vec<(String, String)> {
-        self.pairs
-    }
-
-    pub fn len(&self) -> usize {
-        self.pairs.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.pairs.is_empty()
-    }
-
     /// [`verify`] these parameters as posted to `url`.
     pub fn verify(&self, auth_token: &str, url: &str, header_value: Option<&str>) -> bool {
         verify(auth_token, url, &self.pairs, header_value)
@@ -218,7 +206,7 @@ mod tests {
         assert_eq!(form.get_all("b").collect::<Vec<_>>(), ["2", "1"]);
         assert_eq!(form.get("zz"), None);
         assert_eq!(form.get_all("zz").count(), 0);
-        assert_eq!(form.len(), 5);
+        assert_eq!(form.pairs().len(), 5);
     }
 
     #[test]

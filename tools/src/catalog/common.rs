@@ -265,16 +265,10 @@ pub fn local_time(ctx: &Ctx, at: DateTime<Utc>) -> String {
         .to_string()
 }
 
-/// Start of the actor's local day containing `at`, in UTC.
+/// Start of the actor's local day `date`, in UTC (a zone that skips midnight: the first
+/// instant after the gap).
 pub fn local_midnight(ctx: &Ctx, date: chrono::NaiveDate) -> DateTime<Utc> {
-    use chrono::TimeZone as _;
-    let naive = date.and_hms_opt(0, 0, 0).unwrap_or_default();
-    ctx.tz
-        .from_local_datetime(&naive)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        // A zone that skips midnight (DST at 00:00): fall back to the naive time read as UTC.
-        .unwrap_or_else(|| naive.and_utc())
+    crate::outreach::quiet::at_local(ctx.tz, date, chrono::NaiveTime::MIN)
 }
 
 /// The actor's today as [start, end) in UTC, plus the local date.

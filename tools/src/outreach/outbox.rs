@@ -248,10 +248,6 @@ impl Worker {
         }
     }
 
-    pub fn config(&self) -> &WorkerConfig {
-        &self.config
-    }
-
     /// Claims due jobs once and handles them; returns what happened.
     pub async fn run_once(&self) -> Result<Report, OutboxError> {
         let lease = i32::try_from(self.config.lease.as_secs()).unwrap_or(i32::MAX);

@@ -81,15 +81,6 @@ pub fn next_local_midnight(at: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
     )
 }
 
-/// The start of the local day containing `at`, in UTC.
-pub fn local_midnight(at: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
-    at_local(
-        tz,
-        at.with_timezone(&tz).date_naive(),
-        NaiveTime::from_hms_opt(0, 0, 0).unwrap_or_default(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
