@@ -184,6 +184,56 @@ async fn the_model_cannot_approve_what_the_user_did_not_ask_to_approve() {
 }
 
 #[tokio::test]
+async fn one_approval_decides_one_proposal_however_often_the_model_asks() {
+    let (app, script, t, _) = setup().await;
+    let mut ids = Vec::new();
+    for title in ["First", "Second"] {
+        let (_, p) = app
+            .propose(&t.rep, "create_task", json!({"title": title}))
+            .await;
+        ids.push(p["id"].as_str().unwrap().to_string());
+    }
+    // "approve it" allows one decision; the model tries two, by id.
+    for id in &ids {
+        script.push(ScriptedModel::call(
+            "decide_action",
+            &format!(r#"{{"action_id": "{id}", "decision": "approve"}}"#),
+        ));
+    }
+    script.push(ScriptedModel::say("Approved."));
+    let (status, v) = chat(&app, &t.rep, json!({"message": "approve it"})).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let results = tool_results(&script);
+    assert!(results[0].contains("executed"), "{results:?}");
+    assert!(results[1].contains("not_allowed"), "{results:?}");
+    let (_, second) = app
+        .get(&t.rep, &format!("/api/v1/actions/{}", ids[1]))
+        .await;
+    assert_eq!(second["status"], "pending");
+
+    // Naming two numbers allows two.
+    let (_, p) = app
+        .propose(&t.rep, "create_task", json!({"title": "Third"}))
+        .await;
+    let third = p["id"].as_str().unwrap().to_string();
+    for id in [&ids[1], &third] {
+        script.push(ScriptedModel::call(
+            "decide_action",
+            &format!(r#"{{"action_id": "{id}", "decision": "reject"}}"#),
+        ));
+    }
+    script.push(ScriptedModel::say("Rejected both."));
+    let (_, v) = chat(&app, &t.rep, json!({"message": "reject 1 and 2"})).await;
+    let statuses: Vec<&str> = v["reply"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["rejected", "rejected"], "{v}");
+}
+
+#[tokio::test]
 async fn bad_tool_calls_go_back_to_the_model_as_messages() {
     let (app, script, t, _) = setup().await;
     script.push(ScriptedModel::call("create_task", r#"{"title": "#));

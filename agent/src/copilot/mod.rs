@@ -127,6 +127,9 @@ struct TurnState {
     /// The numbered proposals the user was last shown in this thread (number → id).
     listing: std::collections::BTreeMap<usize, Uuid>,
     actions: Vec<ActionView>,
+    /// Proposals decided in this turn: the user's message allows one per number it names, or
+    /// one for "approve it".
+    decided: Vec<Uuid>,
     warnings: Vec<String>,
     prompt_tokens: u64,
     completion_tokens: u64,
@@ -248,6 +251,7 @@ impl Copilot {
             ),
             sources: pack.sources.clone(),
             actions: Vec::new(),
+            decided: Vec::new(),
             warnings: Vec::new(),
             prompt_tokens: 0,
             completion_tokens: 0,
@@ -598,6 +602,16 @@ impl Copilot {
                 &[],
             ));
         }
+        let allowed_decisions = named.len().max(1);
+        if state.decided.contains(&id) || state.decided.len() >= allowed_decisions {
+            state.warnings.push("The Copilot tried to decide more proposals than the user named; nothing more was decided.".into());
+            return Ok(tool_error(
+                "not_allowed",
+                "The user's message decides one proposal for each number it names (or one for \"approve it\"), and those are done. Nothing more was decided.",
+                &[],
+            ));
+        }
+        state.decided.push(id);
         let outcome = match wanted {
             Decision::Approve => self.pipeline.approve(caller, id, None).await,
             Decision::Reject => self.pipeline.reject(caller, id, None).await,
