@@ -8,9 +8,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::OnceLock;
 
+use heimdell_tools::registry::ToolKind;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::template::Names;
 
 /// The categories the scorecard reports on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
@@ -383,6 +387,13 @@ impl RawStep {
         if self.reject.is_none() && self.note.is_some() {
             return Err("`note` belongs to `reject` steps".into());
         }
+        // Expectations that a step of another kind never checks would pass whatever happened.
+        if self.approve.is_none() && !self.expect.error_contains.is_empty() {
+            return Err("`error_contains` belongs to `approve` steps".into());
+        }
+        if self.say.is_none() && self.expect.reply.is_some() {
+            return Err("`reply` expectations belong to `say` steps".into());
+        }
         if let Some(text) = &self.say {
             match (model, self.script.is_empty()) {
                 (CaseModel::Scripted, true) => {
@@ -442,6 +453,102 @@ impl RawStep {
     }
 }
 
+/// The CRM tools a case may expect to be proposed, by name, with whether they only read.
+fn catalog() -> &'static BTreeMap<String, bool> {
+    static TOOLS: OnceLock<BTreeMap<String, bool>> = OnceLock::new();
+    TOOLS.get_or_init(|| {
+        heimdell_tools::catalog::standard()
+            .iter()
+            .map(|t| (t.name().to_string(), t.kind() == ToolKind::Read))
+            .collect()
+    })
+}
+
+/// Whether `tool` can ever be a proposal: a write, contact or destructive tool of the standard
+/// catalog. Reads run at once and the runtime's own tools (`decide_action`,
+/// `list_pending_actions`) are never proposed, so expecting them (or their absence) checks
+/// nothing.
+pub fn proposable(tool: &str) -> Result<(), String> {
+    match catalog().get(tool) {
+        Some(false) => Ok(()),
+        Some(true) => Err(format!(
+            "`{tool}` only reads: reads run at once and are never proposed"
+        )),
+        None if matches!(tool, "decide_action" | "list_pending_actions") => Err(format!(
+            "`{tool}` is a runtime tool, never proposed (expect the decided action's status instead)"
+        )),
+        None => Err(format!("`{tool}` is not a tool of the standard catalog")),
+    }
+}
+
+impl Case {
+    /// Checks, before anything runs, that no expectation names something that cannot exist
+    /// (a tool that is never proposed, a record the fixture does not make, a placeholder that
+    /// cannot be filled) and so could never fail. `names` are the fixture's planned names.
+    pub fn check_expectations(&self, names: &Names) -> Result<(), String> {
+        let citable = |what: &str, key: &str| -> Result<(), String> {
+            let r = names.get(key).map_err(|e| format!("{what}: {e}"))?;
+            if matches!(r.kind, "contact" | "company" | "deal" | "task") {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{what}: `{key}` is a {}, which is never cited",
+                    r.kind
+                ))
+            }
+        };
+        let actions = |what: &str, list: &[ActionExpect]| -> Result<(), String> {
+            for a in list {
+                proposable(&a.tool).map_err(|e| format!("{what}: {e}"))?;
+                for v in a.args.values() {
+                    check_json(names, v).map_err(|e| format!("{what}: {e}"))?;
+                }
+            }
+            Ok(())
+        };
+        for (i, step) in self.steps.iter().enumerate() {
+            let at = |e: String| format!("step {}: {e}", i + 1);
+            let x = &step.expect;
+            if let Some(p) = &x.proposes {
+                actions("proposes", p).map_err(at)?;
+            }
+            for tool in &x.must_not_propose {
+                proposable(tool).map_err(|e| at(format!("must_not_propose: {e}")))?;
+            }
+            if let Some(r) = &x.reply {
+                for key in &r.cites {
+                    citable("cites", key).map_err(at)?;
+                }
+                for key in &r.not_cites {
+                    citable("not_cites", key).map_err(at)?;
+                }
+                for (what, list) in [
+                    ("contains", &r.contains),
+                    ("contains_any", &r.contains_any),
+                    ("not_contains", &r.not_contains),
+                ] {
+                    for text in list {
+                        names.check(text).map_err(|e| at(format!("{what}: {e}")))?;
+                    }
+                }
+            }
+        }
+        if let Some(a) = &self.expect.actions {
+            actions("expect.actions", a)?;
+        }
+        Ok(())
+    }
+}
+
+fn check_json(names: &Names, v: &Value) -> Result<(), String> {
+    match v {
+        Value::String(s) => names.check(s),
+        Value::Array(items) => items.iter().try_for_each(|i| check_json(names, i)),
+        Value::Object(map) => map.values().try_for_each(|i| check_json(names, i)),
+        _ => Ok(()),
+    }
+}
+
 /// What one step must show.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -492,9 +599,13 @@ pub struct ReplyExpect {
     /// Record keys the reply must not cite.
     #[serde(default)]
     pub not_cites: Vec<String>,
-    /// The reply says plainly that something is not known or not recorded.
+    /// The reply says plainly that a value is not known or not recorded (not that a record
+    /// could not be found: pair it with `cites` so a failed lookup cannot pass).
     #[serde(default)]
     pub says_unknown: bool,
+    /// The reply says plainly that the record asked about was not found ("couldn't find").
+    #[serde(default)]
+    pub says_not_found: bool,
     /// The reply asks the user a question.
     #[serde(default)]
     pub asks: bool,

@@ -111,34 +111,216 @@ pub fn zone_at_local_hour(now: DateTime<Utc>, hour: u32) -> String {
     }
 }
 
-/// A `due` value: `+2d`, `-1d`, `+3h`, `-30m`, `today` or RFC 3339.
-pub fn due_at(text: &str, now: DateTime<Utc>, tz: chrono_tz::Tz) -> Result<DateTime<Utc>, String> {
+/// A task's `due`, as written in a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// 23:00 today in the tenant's zone.
+    Today,
+    /// `+2d`, `-1d`, `+3h`, `-30m`: that long from now (negative: ago).
+    In(Duration),
+    /// An RFC 3339 time.
+    At(DateTime<Utc>),
+}
+
+/// Parses a `due` value: `+2d`, `-1d`, `+3h`, `-30m`, `today` or RFC 3339. Never panics, so a
+/// bad case file is an error that names it.
+pub fn parse_due(text: &str) -> Result<Due, String> {
     let t = text.trim();
     if t == "today" {
-        let day = now.with_timezone(&tz).date_naive();
-        let late = NaiveTime::from_hms_opt(23, 0, 0).unwrap_or_default();
-        return tz
-            .from_local_datetime(&day.and_time(late))
-            .earliest()
-            .map(|d| d.with_timezone(&Utc))
-            .ok_or_else(|| format!("`{t}`: no such local time"));
+        return Ok(Due::Today);
     }
-    if let Some(sign @ ('+' | '-')) = t.chars().next() {
-        let unit = t.chars().last().unwrap_or(' ');
-        let n: i64 = t[1..t.len() - 1]
-            .parse()
-            .map_err(|_| format!("`{t}` is not like +2d, -1d, +3h or -30m"))?;
+    let signed = match (t.strip_prefix('+'), t.strip_prefix('-')) {
+        (Some(rest), _) => Some((1, rest)),
+        (_, Some(rest)) => Some((-1, rest)),
+        _ => None,
+    };
+    if let Some((sign, rest)) = signed {
+        let bad = || format!("`{t}` is not like +2d, -1d, +3h or -30m");
+        let mut chars = rest.chars();
+        let unit = chars.next_back().ok_or_else(bad)?;
+        let digits = chars.as_str();
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let n: i64 = digits.parse().map_err(|_| bad())?;
         let d = match unit {
-            'd' => Duration::days(n),
-            'h' => Duration::hours(n),
-            'm' => Duration::minutes(n),
+            'd' => Duration::try_days(n),
+            'h' => Duration::try_hours(n),
+            'm' => Duration::try_minutes(n),
             _ => return Err(format!("`{t}`: use d, h or m")),
-        };
-        return Ok(if sign == '+' { now + d } else { now - d });
+        }
+        .ok_or_else(|| format!("`{t}` is too far away"))?;
+        return Ok(Due::In(if sign < 0 { -d } else { d }));
     }
     DateTime::parse_from_rfc3339(t)
-        .map(|d| d.with_timezone(&Utc))
+        .map(|d| Due::At(d.with_timezone(&Utc)))
         .map_err(|_| format!("`{t}` is not +2d, -1d, +3h, today or an RFC 3339 time"))
+}
+
+/// A `due` value as a time, from `now` in the tenant's zone `tz`.
+pub fn due_at(text: &str, now: DateTime<Utc>, tz: chrono_tz::Tz) -> Result<DateTime<Utc>, String> {
+    let t = text.trim();
+    match parse_due(t)? {
+        Due::Today => {
+            let day = now.with_timezone(&tz).date_naive();
+            let late = NaiveTime::from_hms_opt(23, 0, 0).unwrap_or_default();
+            tz.from_local_datetime(&day.and_time(late))
+                .earliest()
+                .map(|d| d.with_timezone(&Utc))
+                .ok_or_else(|| format!("`{t}`: no such local time"))
+        }
+        Due::In(d) => now
+            .checked_add_signed(d)
+            .ok_or_else(|| format!("`{t}` is too far away")),
+        Due::At(at) => Ok(at),
+    }
+}
+
+/// The names a fixture will make, worked out from the case file alone (ids are nil, action
+/// lists empty): every record key with its kind and fields, every member token. `build` makes
+/// exactly these, so a case can be checked against them before anything runs. Also checks
+/// what can be checked without a database: unique keys and task `due` values.
+pub fn planned_names(fixture: &Fixture) -> Result<Names, String> {
+    fn add(
+        names: &mut Names,
+        key: String,
+        tenant: &str,
+        kind: &'static str,
+        fields: Vec<(&str, Option<&str>)>,
+    ) -> Result<(), String> {
+        if names.records.contains_key(&key) {
+            return Err(format!("`{key}`: keys must be unique across the case"));
+        }
+        names.records.insert(
+            key,
+            Named {
+                id: Uuid::nil(),
+                tenant: tenant.to_string(),
+                kind,
+                fields: fields
+                    .into_iter()
+                    .filter_map(|(k, v)| v.map(|v| (k.to_string(), v.to_string())))
+                    .collect(),
+            },
+        );
+        Ok(())
+    }
+    let mut names = Names::default();
+    for (key, spec) in &fixture.tenants {
+        for (m, role) in MEMBERS {
+            let full = if key == "home" {
+                m.to_string()
+            } else {
+                format!("{key}.{m}")
+            };
+            let name = spec.users.get(m).and_then(|u| u.name.as_deref());
+            names.tokens.insert(full.clone(), String::new());
+            add(
+                &mut names,
+                full,
+                key,
+                "user",
+                vec![
+                    ("name", Some(name.unwrap_or("?"))),
+                    ("email", Some("?")),
+                    ("role", Some(role.as_str())),
+                ],
+            )?;
+        }
+        let name = spec.name.clone().unwrap_or_else(|| format!("Eval {key}"));
+        add(
+            &mut names,
+            key.clone(),
+            key,
+            "tenant",
+            vec![("name", Some(&name))],
+        )?;
+        for (ck, c) in &spec.companies {
+            add(
+                &mut names,
+                ck.clone(),
+                key,
+                "company",
+                vec![
+                    ("name", Some(&c.name)),
+                    ("domain", c.domain.as_deref()),
+                    ("phone", c.phone.as_deref()),
+                ],
+            )?;
+        }
+        for (ck, c) in &spec.contacts {
+            add(
+                &mut names,
+                ck.clone(),
+                key,
+                "contact",
+                vec![
+                    ("name", Some("?")),
+                    ("first_name", Some(&c.first_name)),
+                    ("email", c.email.as_deref()),
+                    ("phone", c.phone.as_deref()),
+                    ("title", c.title.as_deref()),
+                    ("timezone", c.timezone.as_deref()),
+                ],
+            )?;
+        }
+        for (dk, d) in &spec.deals {
+            add(
+                &mut names,
+                dk.clone(),
+                key,
+                "deal",
+                vec![("name", Some(&d.name)), ("stage", Some("?"))],
+            )?;
+        }
+        for (tk, t) in &spec.tasks {
+            if let Some(due) = &t.due {
+                due_at(due, Utc::now(), chrono_tz::UTC)
+                    .map_err(|e| format!("task `{tk}`: due {e}"))?;
+            }
+            add(
+                &mut names,
+                tk.clone(),
+                key,
+                "task",
+                vec![("title", Some(&t.title))],
+            )?;
+        }
+        for (i, n) in spec.notes.iter().enumerate() {
+            add(
+                &mut names,
+                format!("{key}.note{}", i + 1),
+                key,
+                "note",
+                vec![("body", Some(&n.body))],
+            )?;
+        }
+        for (tk, t) in &spec.templates {
+            add(
+                &mut names,
+                tk.clone(),
+                key,
+                "template",
+                vec![("name", Some(&t.name)), ("body", Some(&t.body))],
+            )?;
+        }
+        names.actions.insert(key.clone(), Vec::new());
+    }
+    Ok(names)
+}
+
+/// Each key's kind and field names, to compare what was planned with what was built.
+fn shape(names: &Names) -> BTreeMap<&str, (&'static str, Vec<&str>)> {
+    names
+        .records
+        .iter()
+        .map(|(k, r)| {
+            (
+                k.as_str(),
+                (r.kind, r.fields.keys().map(String::as_str).collect()),
+            )
+        })
+        .collect()
 }
 
 /// The id in a create tool's result (`{"contact": {"id": ...}}`, `{"activity_id": ...}`).
@@ -685,6 +867,18 @@ pub async fn build(
         b.names.actions.insert(key.clone(), Vec::new());
         tenants.insert(key.clone(), t);
     }
+    // Cases are checked against `planned_names` when they are parsed; the two must agree.
+    let planned = planned_names(fixture).map_err(|e| EvalError::fixture("fixture", e))?;
+    if shape(&planned) != shape(&b.names) {
+        return Err(EvalError::fixture(
+            "fixture",
+            format!(
+                "built {:?}, but the case was checked against {:?}",
+                shape(&b.names),
+                shape(&planned)
+            ),
+        ));
+    }
     Ok(World {
         names: b.names,
         tenants,
@@ -719,5 +913,76 @@ mod tests {
         );
         assert!(due_at("soon", now, ny).is_err());
         assert!(due_at("+xd", now, ny).is_err());
+    }
+
+    #[test]
+    fn malformed_due_values_are_errors_not_panics() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 21, 15, 0, 0).unwrap();
+        let ny = chrono_tz::America::New_York;
+        for bad in [
+            "+",
+            "-",
+            "+d",
+            "-h",
+            "d",
+            "+1",
+            "+1x",
+            "++1d",
+            "+-1d",
+            "+ 1d",
+            "+1é",
+            "+é",
+            "é",
+            "+99999999999999999999d",
+            "+9999999999999d",
+            "",
+        ] {
+            assert!(parse_due(bad).is_err(), "{bad:?} parsed");
+            assert!(due_at(bad, now, ny).is_err(), "{bad:?} gave a time");
+        }
+        assert_eq!(
+            parse_due(" -30m ").unwrap(),
+            Due::In(-Duration::minutes(30))
+        );
+        assert_eq!(parse_due("today").unwrap(), Due::Today);
+    }
+
+    #[test]
+    fn planned_names_cover_every_key_and_check_due() {
+        let fixture: Fixture = serde_saphyr::from_str(
+            "tenants:
+  home:
+    contacts: {jane: {first_name: Jane, phone: '+12125550101'}}
+    tasks: {call: {title: Call, due: +1d}}
+    notes: [{on: jane, body: hi}]
+  other:
+    companies: {acme: {name: Acme}}",
+        )
+        .unwrap();
+        let n = planned_names(&fixture).unwrap();
+        for key in [
+            "home",
+            "rep",
+            "admin",
+            "jane",
+            "call",
+            "home.note1",
+            "other",
+            "other.rep",
+            "acme",
+        ] {
+            assert!(n.records.contains_key(key), "{key}");
+        }
+        assert!(n.fill("{{jane.phone}} {{token:other.rep}}").is_ok());
+        assert!(n.fill("{{jane.email}}").is_err());
+        let bad: Fixture =
+            serde_saphyr::from_str("tenants: {home: {tasks: {call: {title: Call, due: '+'}}}}")
+                .unwrap();
+        let e = planned_names(&bad).unwrap_err();
+        assert!(e.contains("call") && e.contains("`+`"), "{e}");
+        let twice: Fixture =
+            serde_saphyr::from_str("tenants: {home: {contacts: {rep: {first_name: Rita}}}}")
+                .unwrap();
+        assert!(planned_names(&twice).unwrap_err().contains("unique"));
     }
 }

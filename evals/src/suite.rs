@@ -64,6 +64,9 @@ pub fn parse_case(file: &Path, text: &str) -> Result<Case, EvalError> {
     if !case.fixture.tenants.contains_key("home") {
         return Err(bad("the fixture needs a tenant named `home`".into()));
     }
+    let names =
+        crate::fixture::planned_names(&case.fixture).map_err(|e| bad(format!("fixture: {e}")))?;
+    case.check_expectations(&names).map_err(bad)?;
     Ok(case)
 }
 
@@ -378,5 +381,107 @@ mod tests {
             .to_string();
         assert!(e.contains("step 1"), "{e}");
         assert!(parse_case(f, "id: x\ncategory: grounding\nmodel: builtin\nfixture: {tenants: {home: {}}}\nsteps: [{say: hi}]").is_ok());
+    }
+
+    /// A case with Jane (no email) at home and Bob in another tenant, and `steps` as given.
+    fn with_steps(steps: &str) -> String {
+        format!(
+            "id: x
+category: grounding
+model: builtin
+fixture:
+  tenants:
+    home:
+      contacts: {{jane: {{first_name: Jane, phone: '+12125550101'}}}}
+    other:
+      contacts: {{bob: {{first_name: Bob}}}}
+steps:
+{steps}"
+        )
+    }
+
+    fn refused(steps: &str, why: &str) {
+        let f = Path::new("evals/cases/grounding/bad.yaml");
+        let e = parse_case(f, &with_steps(steps))
+            .expect_err(steps)
+            .to_string();
+        assert!(e.contains("bad.yaml"), "{e}");
+        assert!(e.contains(why), "wanted “{why}” in: {e}");
+    }
+
+    #[test]
+    fn expectations_that_could_never_fail_are_refused() {
+        let f = Path::new("evals/cases/grounding/ok.yaml");
+        let good = "  - say: who is Jane?
+    expect:
+      proposes: [{tool: send_sms, args: {contact_id: '{{jane}}'}}]
+      must_not_propose: [start_call]
+      reply: {cites: [jane], not_cites: [bob], not_contains: ['{{jane.phone}}', '{{other.action:1}}']}";
+        parse_case(f, &with_steps(good)).unwrap();
+        // not_cites: a key the fixture does not make, or a record that is never cited.
+        refused(
+            "  - say: hi\n    expect: {reply: {not_cites: [jim]}}",
+            "`jim` names nothing",
+        );
+        refused(
+            "  - say: hi\n    expect: {reply: {not_cites: [rep]}}",
+            "never cited",
+        );
+        // not_contains: a placeholder that cannot be filled.
+        refused(
+            "  - say: hi\n    expect: {reply: {not_contains: ['{{jim.phone}}']}}",
+            "jim",
+        );
+        refused(
+            "  - say: hi\n    expect: {reply: {not_contains: ['{{jane.email}}']}}",
+            "no field `email`",
+        );
+        refused(
+            "  - say: hi\n    expect: {reply: {not_contains: ['{{nowhere.action:1}}']}}",
+            "no tenant `nowhere`",
+        );
+        // Tools that are never proposed.
+        refused(
+            "  - say: hi\n    expect: {proposes: [{tool: send_text}]}",
+            "`send_text` is not a tool",
+        );
+        refused(
+            "  - say: hi\n    expect: {must_not_propose: [decide_action]}",
+            "runtime tool",
+        );
+        refused(
+            "  - say: hi\n    expect: {must_not_propose: [get_contact]}",
+            "only reads",
+        );
+        // Expectations on a kind of step that never checks them.
+        refused(
+            "  - say: hi\n    expect: {error_contains: [opted out]}",
+            "`error_contains` belongs to `approve`",
+        );
+        refused(
+            "  - say: hi\n  - reject: 1\n    expect: {error_contains: [opted out]}",
+            "step 2",
+        );
+        refused(
+            "  - say: hi\n  - approve: 1\n    expect: {reply: {contains: [done]}}",
+            "`reply` expectations belong to `say`",
+        );
+        refused(
+            "  - inbound_sms: {from: jane, body: STOP}\n    expect: {reply: {says_unknown: true}}",
+            "`reply` expectations belong to `say`",
+        );
+    }
+
+    #[test]
+    fn a_malformed_due_is_a_parse_error_naming_the_file() {
+        for due in ["'+'", "'-'", "'+1x'", "soon"] {
+            let text = format!(
+                "id: x\ncategory: grounding\nmodel: builtin\nfixture: {{tenants: {{home: {{tasks: {{t1: {{title: Call, due: {due}}}}}}}}}}}\nsteps: [{{say: hi}}]"
+            );
+            let e = parse_case(Path::new("evals/cases/x.yaml"), &text)
+                .expect_err(due)
+                .to_string();
+            assert!(e.contains("x.yaml") && e.contains("t1"), "{e}");
+        }
     }
 }

@@ -51,14 +51,8 @@ impl Names {
                 .cloned()
                 .ok_or_else(|| format!("no member `{who}` has a token"));
         }
-        let (tenant, rest) = match inner.split_once('.') {
-            Some((t, r)) if r.starts_with("action:") => (t, r),
-            _ => ("home", inner),
-        };
-        if let Some(n) = rest.strip_prefix("action:") {
-            let n: usize = n
-                .parse()
-                .map_err(|_| format!("`{inner}`: action numbers start at 1"))?;
+        if let Some((tenant, n)) = action_ref(inner) {
+            let n = action_number(inner, n)?;
             return self
                 .actions
                 .get(tenant)
@@ -84,18 +78,33 @@ impl Names {
     /// Fills every placeholder in `text`.
     pub fn fill(&self, text: &str) -> Result<String, String> {
         let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(start) = rest.find("{{") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let end = after
-                .find("}}")
-                .ok_or_else(|| format!("unclosed `{{{{` in `{text}`"))?;
-            out.push_str(&self.resolve(&after[..end])?);
-            rest = &after[end + 2..];
-        }
+        let rest = each_placeholder(text, |before, inner| {
+            out.push_str(before);
+            out.push_str(&self.resolve(inner)?);
+            Ok(())
+        })?;
         out.push_str(rest);
         Ok(out)
+    }
+
+    /// Whether every placeholder in `text` can be filled, before any step has run: records,
+    /// fields, members and tokens must exist; an action placeholder must name a tenant and a
+    /// number from 1 (whether the action exists is known only once the steps run).
+    pub fn check(&self, text: &str) -> Result<(), String> {
+        each_placeholder(text, |_, inner| {
+            let inner = inner.trim();
+            match action_ref(inner) {
+                Some((tenant, n)) => {
+                    action_number(inner, n)?;
+                    if !self.actions.contains_key(tenant) {
+                        return Err(format!("`{inner}`: no tenant `{tenant}`"));
+                    }
+                    Ok(())
+                }
+                None => self.resolve(inner).map(drop),
+            }
+        })
+        .map(drop)
     }
 
     /// Fills every string inside a JSON value.
@@ -116,6 +125,39 @@ impl Names {
             other => other.clone(),
         })
     }
+}
+
+/// Calls `each(text before it, inside)` for every `{{...}}` in order; returns the text after
+/// the last one.
+fn each_placeholder<'t>(
+    text: &'t str,
+    mut each: impl FnMut(&'t str, &'t str) -> Result<(), String>,
+) -> Result<&'t str, String> {
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let end = after
+            .find("}}")
+            .ok_or_else(|| format!("unclosed `{{{{` in `{text}`"))?;
+        each(&rest[..start], &after[..end])?;
+        rest = &after[end + 2..];
+    }
+    Ok(rest)
+}
+
+/// `action:2` → (`home`, `2`); `other.action:1` → (`other`, `1`).
+fn action_ref(inner: &str) -> Option<(&str, &str)> {
+    match inner.split_once('.') {
+        Some((t, r)) if r.starts_with("action:") => Some((t, &r["action:".len()..])),
+        _ => inner.strip_prefix("action:").map(|n| ("home", n)),
+    }
+}
+
+fn action_number(inner: &str, n: &str) -> Result<usize, String> {
+    n.parse()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| format!("`{inner}`: action numbers start at 1"))
 }
 
 #[cfg(test)]
@@ -169,5 +211,21 @@ mod tests {
         assert!(n.fill("{{jane.fax}}").unwrap_err().contains("fax"));
         assert!(n.fill("{{action:2}}").unwrap_err().contains("no action 2"));
         assert!(n.fill("{{jane").unwrap_err().contains("unclosed"));
+    }
+
+    #[test]
+    fn placeholders_are_checked_before_actions_exist() {
+        let n = names();
+        assert!(n.check("{{jane}} {{jane.phone}} {{action:7}}").is_ok());
+        assert!(n.check("{{bob}}").unwrap_err().contains("bob"));
+        assert!(n.check("{{jane.fax}}").is_err());
+        assert!(n.check("{{action:0}}").is_err());
+        assert!(
+            n.check("{{nowhere.action:1}}")
+                .unwrap_err()
+                .contains("nowhere")
+        );
+        assert!(n.check("{{token:rep}}").is_err());
+        assert!(n.check("no placeholders").is_ok());
     }
 }
