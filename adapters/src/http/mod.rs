@@ -13,6 +13,7 @@ mod twilio;
 
 use axum::Router;
 use axum::routing::{get, post};
+use heimdell_tools::outreach::webhook;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 
@@ -59,17 +60,14 @@ pub fn router(state: ApiState) -> Router {
     // Twilio's webhooks: authenticated by their signature, not by a user. Full paths, not a
     // nested router: the signature covers the URL exactly as Twilio requested it.
     let webhooks = Router::new()
+        .route(&webhook::route(webhook::SMS), post(twilio::inbound_sms))
         .route(
-            "/webhooks/twilio/{tenant_id}/sms",
-            post(twilio::inbound_sms),
-        )
-        .route(
-            "/webhooks/twilio/{tenant_id}/sms-status",
+            &webhook::route(webhook::SMS_STATUS),
             post(twilio::sms_status),
         )
-        .route("/webhooks/twilio/{tenant_id}/voice", post(twilio::voice))
+        .route(&webhook::route(webhook::VOICE), post(twilio::voice))
         .route(
-            "/webhooks/twilio/{tenant_id}/call-status",
+            &webhook::route(webhook::CALL_STATUS),
             post(twilio::call_status),
         );
     Router::new()

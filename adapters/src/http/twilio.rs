@@ -21,7 +21,7 @@ use heimdell_tools::crypto::secret_aad;
 use heimdell_tools::db::begin_tenant;
 use heimdell_tools::domain::Role;
 use heimdell_tools::outreach::inbound::{self, IncomingSms, VoiceAnswer};
-use heimdell_tools::outreach::{self, TOKEN_PURPOSE, outbox};
+use heimdell_tools::outreach::{self, TOKEN_PURPOSE, outbox, webhook};
 use heimdell_tools::{FieldError, ToolError};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -278,12 +278,12 @@ fn require_admin(user: &AuthUser) -> Result<(), ApiError> {
 fn webhooks(state: &ApiState, tenant_id: Uuid) -> Value {
     match state.public_url.as_deref() {
         Some(base) => {
-            let url = |p: &str| format!("{base}/webhooks/twilio/{tenant_id}/{p}");
+            let url = |hook: &str| webhook::url(base, tenant_id, hook);
             json!({
-                "sms": url("sms"),
-                "sms_status": url("sms-status"),
-                "voice": url("voice"),
-                "call_status": url("call-status"),
+                "sms": url(webhook::SMS),
+                "sms_status": url(webhook::SMS_STATUS),
+                "voice": url(webhook::VOICE),
+                "call_status": url(webhook::CALL_STATUS),
             })
         }
         None => Value::Null,

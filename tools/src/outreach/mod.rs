@@ -32,6 +32,32 @@ pub const DEFAULT_CONSENT_NOTICE: &str =
 /// The Postgres channel the outbox is woken on when a job is written.
 pub const OUTBOX_CHANNEL: &str = "heimdell_outbox";
 
+/// Twilio's webhooks. The server's routes, the callback URLs the outbox gives Twilio and the
+/// URLs the admin page shows are all made here, so they cannot drift apart (a callback to a
+/// path nobody serves, or a signature checked over a different URL).
+pub mod webhook {
+    use uuid::Uuid;
+
+    /// Inbound texts.
+    pub const SMS: &str = "sms";
+    /// Delivery progress of a text we sent.
+    pub const SMS_STATUS: &str = "sms-status";
+    /// The bridge's TwiML when the rep answers.
+    pub const VOICE: &str = "voice";
+    /// Progress of a call we started.
+    pub const CALL_STATUS: &str = "call-status";
+
+    /// The route a hook is served on (axum path syntax).
+    pub fn route(hook: &str) -> String {
+        format!("/webhooks/twilio/{{tenant_id}}/{hook}")
+    }
+
+    /// A tenant's URL for a hook under the server's public base URL.
+    pub fn url(public_base: &str, tenant_id: Uuid, hook: &str) -> String {
+        format!("{public_base}/webhooks/twilio/{tenant_id}/{hook}")
+    }
+}
+
 /// A tenant's connected Twilio account and its sending rules.
 #[derive(Debug, Clone)]
 pub struct TwilioSettings {

@@ -32,7 +32,7 @@ use uuid::Uuid;
 
 use super::{
     OUTBOX_CHANNEL, TOKEN_PURPOSE, TwilioSettings, quiet, recipient_for_send,
-    refresh_call_activity, refresh_message_activity, settings,
+    refresh_call_activity, refresh_message_activity, settings, webhook,
 };
 use crate::crypto::{SecretKey, secret_aad};
 use crate::db::begin_tenant;
@@ -373,7 +373,7 @@ impl Worker {
         self.config
             .public_url
             .as_deref()
-            .map(|base| format!("{base}/webhooks/twilio/{tenant_id}/{path}"))
+            .map(|base| webhook::url(base, tenant_id, path))
     }
 
     async fn handle(&self, c: &Claim) -> Result<Outcome, OutboxError> {
@@ -488,13 +488,13 @@ impl Worker {
                             from,
                             to,
                             body,
-                            status_callback: self.url(c.tenant_id, "sms-status"),
+                            status_callback: self.url(c.tenant_id, webhook::SMS_STATUS),
                             idempotency_key: &job.idempotency_key,
                         },
                     )
                     .await
             }
-            Ready::Call { call_id, from, rep } => match self.url(c.tenant_id, "voice") {
+            Ready::Call { call_id, from, rep } => match self.url(c.tenant_id, webhook::VOICE) {
                 None => Err(GatewayError::Permanent(
                     "HEIMDELL_PUBLIC_URL is not set, so Twilio could not fetch the call's instructions".into(),
                 )),
@@ -506,7 +506,7 @@ impl Worker {
                                 from,
                                 to: rep,
                                 voice_url: format!("{voice}?call={call_id}"),
-                                status_callback: self.url(c.tenant_id, "call-status"),
+                                status_callback: self.url(c.tenant_id, webhook::CALL_STATUS),
                                 idempotency_key: &job.idempotency_key,
                             },
                         )
