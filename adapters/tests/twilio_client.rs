@@ -585,7 +585,6 @@ fn inbound_sms_parses_twilios_form() {
         sms,
         InboundSms {
             message_sid: "SM11".into(),
-            account_sid: Some("AC0123".into()),
             from: "+14155550123".into(),
             to: "+15005550006".into(),
             body: "Stop it!".into(),

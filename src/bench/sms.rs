@@ -367,25 +367,6 @@ pub async fn delivery(config: &Config, pool: PgPool, n: usize) -> anyhow::Result
     })
 }
 
-fn form_encode(params: &[(&str, &str)]) -> String {
-    let enc = |s: &str| -> String {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                    (b as char).to_string()
-                }
-                b' ' => "+".to_string(),
-                other => format!("%{other:02X}"),
-            })
-            .collect()
-    };
-    params
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
 /// Inbound webhooks: signed inbound texts from the bench contacts at `rate` a second for
 /// `seconds`, against the real server; latency per request at the client.
 pub async fn inbound(
@@ -450,9 +431,8 @@ pub async fn inbound(
             let started = Instant::now();
             let ok = match client
                 .post(url.as_str())
-                .header("content-type", "application/x-www-form-urlencoded")
                 .header(heimdell_adapters::twilio::SIGNATURE_HEADER, signature)
-                .body(form_encode(&params))
+                .form(&params)
                 .send()
                 .await
             {

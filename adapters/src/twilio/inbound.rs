@@ -49,18 +49,10 @@ fn optional<T: FromStr>(form: &FormParams, field: &'static str) -> Result<Option
     }
 }
 
-fn optional_text(form: &FormParams, field: &'static str) -> Option<String> {
-    form.get(field)
-        .filter(|v| !v.trim().is_empty())
-        .map(str::to_owned)
-}
-
 /// An SMS sent to one of our numbers (the messaging webhook).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundSms {
     pub message_sid: String,
-    /// The Twilio account it arrived on (`AccountSid`), when sent.
-    pub account_sid: Option<String>,
     /// The contact's number (E.164).
     pub from: String,
     /// Our number (E.164).
@@ -73,7 +65,6 @@ impl InboundSms {
     pub fn from_form(form: &FormParams) -> Result<Self, InboundError> {
         Ok(InboundSms {
             message_sid: required(form, "MessageSid")?,
-            account_sid: optional_text(form, "AccountSid"),
             from: required(form, "From")?,
             to: required(form, "To")?,
             body: form
