@@ -27,7 +27,9 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use heimdell_tools::db::set_tenant;
-use heimdell_tools::identity::{TOKEN_PREFIX, hash_password, new_secret, secret_hash};
+use heimdell_tools::domain::Country;
+use heimdell_tools::identity::hash_password;
+use heimdell_tools::tenancy;
 
 use plan::{ContactPlan, ExtraContacts, Plan, STAGES, TEAM, TENANTS, TenantSpec};
 
@@ -192,14 +194,17 @@ async fn seed_tenant(
         None => {
             let id = Uuid::now_v7();
             set_tenant(&mut tx, id).await?;
-            sqlx::query(
-                "INSERT INTO tenants (id, name, country, timezone) VALUES ($1, $2, $3, $4)",
+            let country =
+                Country::parse(spec.country).map_err(|e| anyhow!("{}: {e}", spec.name))?;
+            tenancy::create_tenant(
+                &mut tx,
+                &tenancy::NewTenant {
+                    id,
+                    name: spec.name,
+                    country,
+                    timezone: tz,
+                },
             )
-            .bind(id)
-            .bind(spec.name)
-            .bind(spec.country)
-            .bind(spec.timezone)
-            .execute(&mut *tx)
             .await
             .context("creating the tenant")?;
             id
@@ -235,13 +240,7 @@ async fn seed_tenant(
         .bind(DEMO_TOKEN_NAME)
         .execute(&mut *conn)
         .await?;
-        let token = new_secret(TOKEN_PREFIX);
-        sqlx::query("INSERT INTO api_tokens (tenant_id, user_id, name, token_hash) VALUES (app_tenant(), $1, $2, $3)")
-            .bind(id)
-            .bind(DEMO_TOKEN_NAME)
-            .bind(secret_hash(&token))
-            .execute(&mut *conn)
-            .await?;
+        let token = tenancy::issue_token(conn, id, DEMO_TOKEN_NAME).await?;
         user_ids.push(id);
         users.push(SeededUser {
             email: u.email.to_string(),
@@ -252,7 +251,7 @@ async fn seed_tenant(
     }
     let admin = user_ids[0];
 
-    let stage_ids = ensure_pipeline(conn).await?;
+    let stage_ids = stage_ids(conn).await?;
     let mut ids = Ids {
         users: user_ids,
         companies: Vec::new(),
@@ -289,52 +288,26 @@ async fn futures_join<T: Send + 'static>(
     Ok(out)
 }
 
-/// The default "Sales" pipeline and its stages; returns stage ids in [`STAGES`] order.
-async fn ensure_pipeline(conn: &mut PgConnection) -> anyhow::Result<Vec<Uuid>> {
-    sqlx::query(
-        "INSERT INTO pipelines (tenant_id, name, is_default)
-         SELECT app_tenant(), 'Sales', NOT EXISTS (SELECT 1 FROM pipelines WHERE is_default)
-         ON CONFLICT DO NOTHING",
+/// The stage ids of the default pipeline (made by `tenancy::create_tenant`), in [`STAGES`]
+/// order.
+async fn stage_ids(conn: &mut PgConnection) -> anyhow::Result<Vec<Uuid>> {
+    let rows: Vec<(String, Uuid)> = sqlx::query_as(
+        "SELECT lower(s.name), s.id FROM stages s JOIN pipelines p ON p.id = s.pipeline_id
+         WHERE p.name = $1",
     )
-    .execute(&mut *conn)
+    .bind(tenancy::DEFAULT_PIPELINE)
+    .fetch_all(&mut *conn)
     .await?;
-    let pipeline: Uuid = sqlx::query_scalar("SELECT id FROM pipelines WHERE lower(name) = 'sales'")
-        .fetch_one(&mut *conn)
-        .await
-        .context("finding the Sales pipeline")?;
-    let names: Vec<&str> = STAGES.iter().map(|s| s.0).collect();
-    let positions: Vec<i32> = (1..=STAGES.len() as i32).collect();
-    let probabilities: Vec<i32> = STAGES.iter().map(|s| s.1).collect();
-    let won: Vec<bool> = STAGES.iter().map(|s| s.2).collect();
-    let lost: Vec<bool> = STAGES.iter().map(|s| s.3).collect();
-    sqlx::query(
-        "INSERT INTO stages (tenant_id, pipeline_id, name, position, probability, is_won, is_lost)
-         SELECT app_tenant(), $1, x.name, x.position, x.probability, x.is_won, x.is_lost
-         FROM UNNEST($2::text[], $3::int[], $4::int[], $5::bool[], $6::bool[])
-              AS x(name, position, probability, is_won, is_lost)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(pipeline)
-    .bind(&names)
-    .bind(&positions)
-    .bind(&probabilities)
-    .bind(&won)
-    .bind(&lost)
-    .execute(&mut *conn)
-    .await?;
-    let rows: Vec<(String, Uuid)> =
-        sqlx::query_as("SELECT lower(name), id FROM stages WHERE pipeline_id = $1")
-            .bind(pipeline)
-            .fetch_all(&mut *conn)
-            .await?;
     let by_name: HashMap<String, Uuid> = rows.into_iter().collect();
-    names
+    STAGES
         .iter()
-        .map(|n| {
-            by_name
-                .get(&n.to_lowercase())
-                .copied()
-                .ok_or_else(|| anyhow!("the Sales pipeline has no stage {n}"))
+        .map(|(name, ..)| {
+            by_name.get(&name.to_lowercase()).copied().ok_or_else(|| {
+                anyhow!(
+                    "the {} pipeline has no stage {name}",
+                    tenancy::DEFAULT_PIPELINE
+                )
+            })
         })
         .collect()
 }

@@ -9,6 +9,9 @@ use uuid::Uuid;
 use crate::domain::{Country, Role};
 use crate::identity::{TOKEN_PREFIX, new_secret, secret_hash};
 
+/// The name of a new workspace's default pipeline.
+pub const DEFAULT_PIPELINE: &str = "Sales";
+
 /// The stages a new workspace's default pipeline starts with, in order:
 /// (name, win probability %, won, lost).
 pub const DEFAULT_STAGES: &[(&str, i32, bool, bool)] = &[
@@ -42,25 +45,31 @@ pub async fn create_tenant(conn: &mut PgConnection, t: &NewTenant<'_>) -> Result
         .execute(&mut *conn)
         .await?;
     let pipeline: Uuid = sqlx::query_scalar(
-        "INSERT INTO pipelines (tenant_id, name, is_default) VALUES (app_tenant(), 'Sales', true)
+        "INSERT INTO pipelines (tenant_id, name, is_default) VALUES (app_tenant(), $1, true)
          RETURNING id",
     )
+    .bind(DEFAULT_PIPELINE)
     .fetch_one(&mut *conn)
     .await?;
-    for (position, (name, probability, won, lost)) in (1_i32..).zip(DEFAULT_STAGES) {
-        sqlx::query(
-            "INSERT INTO stages (tenant_id, pipeline_id, name, position, probability, is_won, is_lost)
-             VALUES (app_tenant(), $1, $2, $3, $4, $5, $6)",
-        )
-        .bind(pipeline)
-        .bind(name)
-        .bind(position)
-        .bind(probability)
-        .bind(won)
-        .bind(lost)
-        .execute(&mut *conn)
-        .await?;
-    }
+    let names: Vec<&str> = DEFAULT_STAGES.iter().map(|s| s.0).collect();
+    let positions: Vec<i32> = (1_i32..).take(DEFAULT_STAGES.len()).collect();
+    let probabilities: Vec<i32> = DEFAULT_STAGES.iter().map(|s| s.1).collect();
+    let won: Vec<bool> = DEFAULT_STAGES.iter().map(|s| s.2).collect();
+    let lost: Vec<bool> = DEFAULT_STAGES.iter().map(|s| s.3).collect();
+    sqlx::query(
+        "INSERT INTO stages (tenant_id, pipeline_id, name, position, probability, is_won, is_lost)
+         SELECT app_tenant(), $1, x.name, x.position, x.probability, x.is_won, x.is_lost
+         FROM UNNEST($2::text[], $3::int[], $4::int[], $5::bool[], $6::bool[])
+              AS x(name, position, probability, is_won, is_lost)",
+    )
+    .bind(pipeline)
+    .bind(&names)
+    .bind(&positions)
+    .bind(&probabilities)
+    .bind(&won)
+    .bind(&lost)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
