@@ -41,10 +41,15 @@ port=18080
 HEIMDELL_LOG=warn "$BIN" serve --addr "127.0.0.1:$port" >&2 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
+# The server migrates before it listens; wait for it to answer, and stop if it never does
+# (otherwise wrk would measure connection errors).
+up=""
 for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
+  if curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1; then up=1; break; fi
+  kill -0 "$server" 2>/dev/null || break
   sleep 0.1
 done
+[ -n "$up" ] || { echo "bench.sh: the server on port $port never became healthy" >&2; exit 1; }
 
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr)"
 echo "== GET /api/v1/contacts?q=<fragment> (100,000+ contacts in the tenant), 16 connections"

@@ -867,17 +867,11 @@
       headers: headersFor('POST', true, 'text/event-stream'),
       body: JSON.stringify(body),
     });
-    if (res.status === 404 || res.status === 405) {
-      // No streaming on this server: the same turn, answered in one piece.
-      return api('POST', '/chat', body);
-    }
     if (!res.ok) {
       const err = await errorFrom(res);
       handleAuthFailure(err);
       throw err;
     }
-    const type = res.headers.get('content-type') || '';
-    if (!type.includes('text/event-stream') || !res.body) return res.json();
 
     const reader = res.body.getReader();
     const decoder = new TextDecoder();
