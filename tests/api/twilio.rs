@@ -1134,3 +1134,62 @@ async fn the_copilot_turns_text_jane_into_an_approval_card_or_explains_an_opt_ou
         before
     );
 }
+
+#[tokio::test]
+async fn an_inbound_text_marks_the_contacts_open_deal_as_active_so_it_is_no_longer_stale() {
+    let Setup { app, t, jane, .. } = setup(json!({})).await;
+    let d = app
+        .run(
+            &t.rep,
+            "create_deal",
+            json!({"name": "Jane's renewal", "contact_id": jane}),
+        )
+        .await;
+    let deal: Uuid = d["deal"]["id"].as_str().unwrap().parse().unwrap();
+    let mut owner = app.owner().await;
+    sqlx::query(
+        "UPDATE deals SET last_activity_at = now() - interval '30 days',
+             created_at = now() - interval '40 days' WHERE id = $1",
+    )
+    .bind(deal)
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    let stale = |v: &Value| {
+        v["result"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["kind"] == "deal_stale" && i["id"] == deal.to_string())
+    };
+    let (status, before) = app.propose(&t.rep, "daily_focus", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    assert!(stale(&before), "{before}");
+
+    assert_eq!(
+        inbound(&app, &t, "SMreply", JANE, "Yes, let's talk Thursday").await,
+        StatusCode::OK
+    );
+    // The deal's last activity is the moment the text came in, the time on its timeline entry.
+    let (touched, received, occurred): (
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+    ) = {
+        let mut tx = app.tenant_conn(t.id).await;
+        sqlx::query_as(
+            "SELECT d.last_activity_at, m.created_at, a.occurred_at
+             FROM deals d, messages m JOIN activities a ON a.id = m.activity_id
+             WHERE d.id = $1 AND m.provider_sid = 'SMreply'",
+        )
+        .bind(deal)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap()
+    };
+    assert_eq!(touched, received);
+    assert_eq!(touched, occurred);
+    let (status, after) = app.propose(&t.rep, "daily_focus", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{after}");
+    assert!(!stale(&after), "{after}");
+}

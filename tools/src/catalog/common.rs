@@ -176,19 +176,24 @@ pub async fn name_of(conn: &mut PgConnection, what: Ref, id: Uuid) -> Result<Str
     })
 }
 
-/// Appends one field change to the (append-only) field history.
+/// Appends one field change to the (append-only) field history, made by `changed_by` at `at`
+/// (as part of approved action `action_id`, if any). The one place field history is inserted:
+/// the tools reach it through [`record_change`], which supplies the acting
+/// user, action and clock.
 #[allow(clippy::too_many_arguments)]
-pub async fn record_change(
+pub async fn insert_field_change(
     conn: &mut PgConnection,
-    ctx: &Ctx,
+    changed_by: Uuid,
+    action_id: Option<Uuid>,
+    at: DateTime<Utc>,
     entity_type: &str,
     entity_id: Uuid,
     field: &str,
-    old: Value,
-    new: Value,
+    old: serde_json::Value,
+    new: serde_json::Value,
     reason_code: Option<&str>,
     note: Option<&str>,
-) -> Result<(), ToolError> {
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO field_history (tenant_id, entity_type, entity_id, field, old_value, new_value,
              changed_by, reason_code, note, action_id, changed_at)
@@ -199,34 +204,42 @@ pub async fn record_change(
     .bind(field)
     .bind(old)
     .bind(new)
-    .bind(ctx.actor.user_id)
+    .bind(changed_by)
     .bind(reason_code)
     .bind(note)
-    .bind(ctx.action_id)
-    .bind(ctx.now)
+    .bind(action_id)
+    .bind(at)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 /// Where an activity is filed.
-#[derive(Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy)]
 pub struct Targets {
     pub contact_id: Option<Uuid>,
     pub company_id: Option<Uuid>,
     pub deal_id: Option<Uuid>,
 }
 
-/// Adds an activity to the timeline and marks the deals it concerns as active.
-pub async fn add_activity(
+/// Adds an activity to the timeline and, unless it is a `system` entry, marks the deals it
+/// concerns as active: the deal it is filed on, and the open deals of the contact it is filed
+/// on (`last_activity_at` only moves forward). The one place activities are inserted: the
+/// tools reach it through [`add_activity`], which supplies the acting user and
+/// action; an inbound webhook has neither (`actor_id` and `action_id` None). `now` is when it
+/// is recorded, `occurred_at` when it happened.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_activity(
     conn: &mut PgConnection,
-    ctx: &Ctx,
+    actor_id: Option<Uuid>,
+    action_id: Option<Uuid>,
     kind: &str,
     subject: Option<&str>,
     body: Option<&str>,
     targets: Targets,
     occurred_at: DateTime<Utc>,
-) -> Result<Uuid, ToolError> {
+    now: DateTime<Utc>,
+) -> Result<Uuid, sqlx::Error> {
     let (id,): (Uuid,) = sqlx::query_as(
         "INSERT INTO activities (tenant_id, kind, subject, body, contact_id, company_id, deal_id,
              actor_id, action_id, occurred_at, created_at)
@@ -238,10 +251,10 @@ pub async fn add_activity(
     .bind(targets.contact_id)
     .bind(targets.company_id)
     .bind(targets.deal_id)
-    .bind(ctx.actor.user_id)
-    .bind(ctx.action_id)
+    .bind(actor_id)
+    .bind(action_id)
     .bind(occurred_at)
-    .bind(ctx.now)
+    .bind(now)
     .fetch_one(&mut *conn)
     .await?;
     if kind != "system" {
@@ -256,6 +269,62 @@ pub async fn add_activity(
         .await?;
     }
     Ok(id)
+}
+
+/// Appends one field change to the (append-only) field history, as the actor, as part of this
+/// call's action, now (see [`insert_field_change`]).
+#[allow(clippy::too_many_arguments)]
+pub async fn record_change(
+    conn: &mut PgConnection,
+    ctx: &Ctx,
+    entity_type: &str,
+    entity_id: Uuid,
+    field: &str,
+    old: Value,
+    new: Value,
+    reason_code: Option<&str>,
+    note: Option<&str>,
+) -> Result<(), ToolError> {
+    insert_field_change(
+        conn,
+        ctx.actor.user_id,
+        ctx.action_id,
+        ctx.now,
+        entity_type,
+        entity_id,
+        field,
+        old,
+        new,
+        reason_code,
+        note,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Adds an activity to the timeline, by the actor, as part of this call's action, and marks
+/// the deals it concerns as active (see [`insert_activity`]).
+pub async fn add_activity(
+    conn: &mut PgConnection,
+    ctx: &Ctx,
+    kind: &str,
+    subject: Option<&str>,
+    body: Option<&str>,
+    targets: Targets,
+    occurred_at: DateTime<Utc>,
+) -> Result<Uuid, ToolError> {
+    Ok(insert_activity(
+        conn,
+        Some(ctx.actor.user_id),
+        ctx.action_id,
+        kind,
+        subject,
+        body,
+        targets,
+        occurred_at,
+        ctx.now,
+    )
+    .await?)
 }
 
 /// Formats a moment in the actor's time zone for previews: `Fri 21 Nov 2026 10:00`.

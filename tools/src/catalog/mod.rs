@@ -2,7 +2,7 @@
 
 mod activities;
 mod calls;
-mod common;
+pub(crate) mod common;
 mod companies;
 mod consent;
 mod contacts;

@@ -9,6 +9,7 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::catalog::common::insert_field_change;
 use crate::domain::LawfulBasis;
 use crate::registry::Channel;
 
@@ -150,21 +151,19 @@ pub async fn record(
         .rows_affected()
         > 0;
     if changed && let Some(user) = c.recorded_by {
-        sqlx::query(
-            "INSERT INTO field_history (tenant_id, entity_type, entity_id, field, old_value, new_value,
-                 changed_by, reason_code, note, action_id, changed_at)
-             VALUES (app_tenant(), 'contact', $1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        insert_field_change(
+            conn,
+            user,
+            c.action_id,
+            c.at,
+            "contact",
+            c.contact_id,
+            column,
+            json!(!value),
+            json!(value),
+            Some(&format!("consent_{}", c.status.as_str())),
+            c.note,
         )
-        .bind(c.contact_id)
-        .bind(column)
-        .bind(json!(!value))
-        .bind(json!(value))
-        .bind(user)
-        .bind(format!("consent_{}", c.status.as_str()))
-        .bind(c.note)
-        .bind(c.action_id)
-        .bind(c.at)
-        .execute(&mut *conn)
         .await?;
     }
     // Whoever records a withdrawal (an inbound STOP, a rep, an edit), texts or calls still

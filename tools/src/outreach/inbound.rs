@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::consent::{self, ConsentChange, ConsentChannel, ConsentStatus};
 use super::{refresh_call_activity, refresh_message_activity, settings};
+use crate::catalog::common::{Targets, insert_activity};
 use crate::registry::Channel;
 
 /// An inbound SMS that is only a keyword.
@@ -98,7 +99,7 @@ async fn first_delivery(
 }
 
 /// Records an inbound SMS: on the timeline of every contact with that number (anonymised ones
-/// excepted), or kept unmatched for admins. STOP-like keywords opt those contacts out of SMS at
+/// excepted), which also marks their open deals as active, or kept unmatched for admins. STOP-like keywords opt those contacts out of SMS at
 /// once (recording it cancels their texts still waiting in the outbox); START-like ones opt them back
 /// in; both are kept as consent history. HELP is logged.
 pub async fn receive_sms(
@@ -143,15 +144,23 @@ pub async fn receive_sms(
     };
     for (i, (contact_id, name)) in contacts.iter().enumerate() {
         let shown = if name.is_empty() { sms.from } else { name };
-        let (activity_id,): (Uuid,) = sqlx::query_as(
-            "INSERT INTO activities (tenant_id, kind, subject, body, contact_id, occurred_at, created_at)
-             VALUES (app_tenant(), 'sms', $1, $2, $3, $4, $4) RETURNING id",
+        let subject = format!("Text from {shown}{subject_suffix}");
+        let targets = Targets {
+            contact_id: Some(*contact_id),
+            ..Targets::default()
+        };
+        // The contact's own act: no user, no action; it marks their open deals as active.
+        let activity_id = insert_activity(
+            conn,
+            None,
+            None,
+            "sms",
+            Some(&subject),
+            Some(sms.body),
+            targets,
+            now,
+            now,
         )
-        .bind(format!("Text from {shown}{subject_suffix}"))
-        .bind(sms.body)
-        .bind(contact_id)
-        .bind(now)
-        .fetch_one(&mut *conn)
         .await?;
         if i == 0 {
             sqlx::query("UPDATE messages SET activity_id = $2 WHERE id = $1")
