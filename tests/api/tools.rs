@@ -223,3 +223,62 @@ async fn daily_focus_lists_what_matters_today_with_reasons() {
         "{titles:?}"
     );
 }
+
+#[tokio::test]
+async fn won_and_lost_find_the_pipelines_own_closing_stages_and_still_need_a_manager() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("Acme").await;
+    let mut owner = app.owner().await;
+    sqlx::query(
+        "UPDATE stages SET name = CASE WHEN is_won THEN 'Closed Won' ELSE 'Closed Lost' END
+         WHERE tenant_id = $1 AND (is_won OR is_lost)",
+    )
+    .bind(t.id)
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    let d = app
+        .run(&t.rep, "create_deal", json!({"name": "Acme renewal"}))
+        .await;
+    let did = d["deal"]["id"].as_str().unwrap();
+
+    let (status, p) = app
+        .propose(
+            &t.rep,
+            "move_deal_stage",
+            json!({"deal_id": did, "stage": "won"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    assert_eq!(p["approver_role"], "manager", "{p}");
+    assert_eq!(
+        p["preview"],
+        "Move deal “Acme renewal” from Lead to Closed Won"
+    );
+    let id = p["id"].as_str().unwrap();
+    let (status, v) = app.approve(&t.rep, id).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a rep cannot close a deal: {v}"
+    );
+    let (status, v) = app.approve(&t.manager, id).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["result"]["to_stage"], "Closed Won");
+    assert_eq!(v["result"]["deal"]["stage_name"], "Closed Won");
+    assert!(!v["result"]["deal"]["closed_at"].is_null(), "{v}");
+
+    let (status, p) = app
+        .propose(
+            &t.rep,
+            "move_deal_stage",
+            json!({"deal_id": did, "stage": "Lost"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    assert_eq!(p["approver_role"], "manager", "{p}");
+    assert_eq!(
+        p["preview"],
+        "Move deal “Acme renewal” from Closed Won to Closed Lost"
+    );
+}

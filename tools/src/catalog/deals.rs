@@ -52,7 +52,68 @@ async fn default_pipeline(conn: &mut PgConnection) -> Result<Uuid, ToolError> {
         .ok_or_else(|| ToolError::field("pipeline_id", "this workspace has no pipeline yet"))
 }
 
-/// Finds a stage of the pipeline by id or by name (case-insensitive), or says which exist.
+/// What a stage name that no stage has may still mean: "won" or "lost" (also "closed won",
+/// "closed-lost", "win", "lose") asks for the pipeline's won or lost stage, whatever it is called.
+fn outcome_word(wanted: &str) -> Option<Outcome> {
+    let low = wanted.to_lowercase().replace(['-', '_'], " ");
+    let words: Vec<&str> = low.split_whitespace().collect();
+    match words.as_slice() {
+        ["won" | "win"] | ["closed", "won"] => Some(Outcome::Won),
+        ["lost" | "lose"] | ["closed", "lost"] => Some(Outcome::Lost),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Outcome {
+    Won,
+    Lost,
+}
+
+impl Outcome {
+    fn flags(self, s: &StageRecord) -> bool {
+        match self {
+            Outcome::Won => s.is_won,
+            Outcome::Lost => s.is_lost,
+        }
+    }
+}
+
+/// Picks a stage from `stages` by id, by name (case-insensitive), or, when no stage has that
+/// name, by the words "won"/"lost" for the stage flagged as won/lost; else says which exist.
+fn pick_stage(stages: &[StageRecord], wanted: &str, field: &str) -> Result<StageRecord, ToolError> {
+    let w = wanted.trim();
+    if let Ok(id) = Uuid::parse_str(w) {
+        if let Some(s) = stages.iter().find(|s| s.id == id) {
+            return Ok(s.clone());
+        }
+    } else if let Some(s) = stages.iter().find(|s| s.name.eq_ignore_ascii_case(w)) {
+        return Ok(s.clone());
+    } else if let Some(o) = outcome_word(w) {
+        let flagged: Vec<&StageRecord> = stages.iter().filter(|s| o.flags(s)).collect();
+        match flagged.as_slice() {
+            [one] => return Ok((*one).clone()),
+            [] => {}
+            many => {
+                let which: Vec<&str> = many.iter().map(|s| s.name.as_str()).collect();
+                return Err(ToolError::field(
+                    field,
+                    format!("“{w}” could be any of {}; name the stage", which.join(", ")),
+                ));
+            }
+        }
+    }
+    let names: Vec<&str> = stages.iter().map(|s| s.name.as_str()).collect();
+    Err(ToolError::field(
+        field,
+        format!(
+            "no stage “{w}” in this pipeline; its stages are {}",
+            names.join(", ")
+        ),
+    ))
+}
+
+/// Finds a stage of the pipeline (see [`pick_stage`]).
 async fn resolve_stage(
     conn: &mut PgConnection,
     pipeline_id: Uuid,
@@ -60,21 +121,7 @@ async fn resolve_stage(
     field: &str,
 ) -> Result<StageRecord, ToolError> {
     let stages = stages_of(conn, pipeline_id).await?;
-    let w = wanted.trim();
-    let found = match Uuid::parse_str(w) {
-        Ok(id) => stages.iter().find(|s| s.id == id),
-        Err(_) => stages.iter().find(|s| s.name.eq_ignore_ascii_case(w)),
-    };
-    found.cloned().ok_or_else(|| {
-        let names: Vec<&str> = stages.iter().map(|s| s.name.as_str()).collect();
-        ToolError::field(
-            field,
-            format!(
-                "no stage “{w}” in this pipeline; its stages are {}",
-                names.join(", ")
-            ),
-        )
-    })
+    pick_stage(&stages, wanted, field)
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -408,5 +455,66 @@ impl Tool for MoveDealStage {
         Ok(
             json!({ "deal": records::get_deal(conn, deal.id).await?, "from_stage": deal.stage_name, "to_stage": stage.name }),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stage(name: &str, is_won: bool, is_lost: bool) -> StageRecord {
+        StageRecord {
+            id: Uuid::now_v7(),
+            name: name.into(),
+            position: 0,
+            probability: 0,
+            is_won,
+            is_lost,
+        }
+    }
+
+    fn pick(stages: &[StageRecord], wanted: &str) -> Result<String, String> {
+        pick_stage(stages, wanted, "stage")
+            .map(|s| s.name)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn won_and_lost_name_the_flagged_stages_whatever_they_are_called() {
+        let stages = [
+            stage("Lead", false, false),
+            stage("Closed Won", true, false),
+            stage("Closed Lost", false, true),
+        ];
+        for w in ["won", "Won", " WON ", "closed-won", "closed won", "win"] {
+            assert_eq!(pick(&stages, w), Ok("Closed Won".into()), "{w}");
+        }
+        for w in ["lost", "Lost", "closed_lost", "lose"] {
+            assert_eq!(pick(&stages, w), Ok("Closed Lost".into()), "{w}");
+        }
+        assert_eq!(pick(&stages, "lead"), Ok("Lead".into()));
+        assert!(
+            pick(&stages, "Signed")
+                .unwrap_err()
+                .contains("Lead, Closed Won, Closed Lost")
+        );
+    }
+
+    #[test]
+    fn a_stage_named_won_is_taken_by_its_name_first() {
+        let stages = [stage("Won", false, false), stage("Closed Won", true, false)];
+        assert_eq!(pick(&stages, "won"), Ok("Won".into()));
+    }
+
+    #[test]
+    fn two_won_stages_are_not_guessed_between() {
+        let stages = [
+            stage("Won — new", true, false),
+            stage("Won — renewal", true, false),
+        ];
+        let e = pick(&stages, "won").unwrap_err();
+        assert!(e.contains("Won — new, Won — renewal"), "{e}");
+        let none = [stage("Lead", false, false)];
+        assert!(pick(&none, "won").unwrap_err().contains("no stage “won”"));
     }
 }

@@ -330,7 +330,8 @@ pub fn parse(text: &str, clock: Clock) -> Intent {
         .unwrap_or(Intent::Unknown)
 }
 
-/// "Won", "Lost", or the stage as the user wrote it, title-cased.
+/// The stage as the user wrote it, title-cased. "won" and "lost" stay words: `move_deal_stage`
+/// finds the pipeline's won or lost stage, whatever it is called.
 pub(super) fn stage_name(text: &str) -> String {
     let t = tidy(text).to_lowercase();
     let t = t
@@ -338,11 +339,7 @@ pub(super) fn stage_name(text: &str) -> String {
         .trim_end_matches(" stage")
         .trim_start_matches("stage ")
         .trim();
-    match t {
-        "won" | "closed won" | "closed-won" | "win" => "Won".into(),
-        "lost" | "closed lost" | "closed-lost" | "lose" => "Lost".into(),
-        other => title_case(other),
-    }
+    title_case(t)
 }
 
 pub(super) fn looks_like_email(w: &str) -> bool {

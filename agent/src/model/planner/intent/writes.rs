@@ -318,11 +318,11 @@ pub(super) fn move_deal(s: &Sentence, i: usize, clock: Clock) -> Option<Intent> 
     };
     let won_lost = |k: usize| -> Option<(String, usize)> {
         let k = skip(s, k, &["as", "to", "closed", "closed-"]);
-        match s.low(k) {
-            "won" | "closed-won" | "win" => Some(("Won".into(), k + 1)),
-            "lost" | "closed-lost" => Some(("Lost".into(), k + 1)),
-            _ => None,
-        }
+        matches!(
+            s.low(k),
+            "won" | "closed-won" | "win" | "lost" | "closed-lost"
+        )
+        .then(|| (stage_name(s.low(k)), k + 1))
     };
     // mark/close <deal> [as] won|lost
     if matches!(s.low(i), "mark" | "close" | "flag" | "set") {
@@ -355,12 +355,11 @@ pub(super) fn move_deal(s: &Sentence, i: usize, clock: Clock) -> Option<Intent> 
     // we won/lost <deal>
     let k = skip(s, i, &["we", "we've", "we", "just", "have"]);
     if matches!(s.low(k), "won" | "lost") && k > i {
-        let stage = if s.low(k) == "won" { "Won" } else { "Lost" };
         let end = separator(s, k + 1).unwrap_or(s.len());
         let deal = deal_subject(k + 1, end)?;
         return Some(Intent::MoveDeal(StageMove {
             deal,
-            stage: stage.into(),
+            stage: stage_name(s.low(k)),
             note: note_after(s, end),
         }));
     }
