@@ -5,7 +5,9 @@
 use chrono::{DateTime, Utc};
 use heimdell_tools::ToolError;
 use heimdell_tools::domain::Currency;
-use heimdell_tools::records::{self, DealsOf, TaskFilter, TimelineOf};
+use heimdell_tools::records::{
+    self, ActivityRecord, DealRecord, DealsOf, TaskFilter, TaskRecord, TimelineOf,
+};
 use serde::Serialize;
 use sqlx::PgConnection;
 
@@ -81,14 +83,27 @@ impl Budget {
         self.lines.push(line);
     }
 
-    /// Lines that may be left out when the budget is spent.
-    fn may(&mut self, line: String) {
+    /// Lines that may be left out when the budget is spent; the line when it was kept.
+    fn may(&mut self, line: String) -> Option<&str> {
         let cost = estimate_tokens(&line);
         if cost <= self.left {
             self.left -= cost;
             self.lines.push(line);
+            self.lines.last().map(String::as_str)
         } else {
             self.dropped += 1;
+            None
+        }
+    }
+
+    /// A line that may be left out; when kept, the grounding check learns what it shows (its
+    /// text, and the record it cites). What is left out is not something the model saw.
+    fn may_show(&mut self, sources: &mut Sources, line: String, cites: Option<EntityRef>) {
+        if let Some(kept) = self.may(line) {
+            sources.add_text(kept);
+            if let Some(r) = cites {
+                sources.add_entity(r);
+            }
         }
     }
 
@@ -100,14 +115,12 @@ impl Budget {
     }
 }
 
-fn money(minor: i64, currency: &str) -> String {
-    Currency::parse(currency)
-        .map(|c| c.format_minor(minor))
-        .unwrap_or_else(|_| format!("{currency} {minor} (minor units)"))
-}
-
 fn day(at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
     at.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
+}
+
+fn cite(kind: EntityKind, id: uuid::Uuid) -> String {
+    EntityRef { kind, id }.marker()
 }
 
 fn or_missing(v: Option<&str>) -> &str {
@@ -187,10 +200,16 @@ async fn focus_summary(
         EntityKind::Contact => {
             let c = records::get_contact(conn, focus.id).await?;
             sources.add_json(&serde_json::json!({ "contact": c }));
-            b.must(format!("Contact {} [[contact:{}]]", c.full_name(), c.id));
+            b.must(format!(
+                "Contact {} {}",
+                c.full_name(),
+                cite(EntityKind::Contact, c.id)
+            ));
             b.must(format!("Title: {}", or_missing(c.title.as_deref())));
             match (c.company_id, &c.company_name) {
-                (Some(id), Some(name)) => b.must(format!("Company: {name} [[company:{id}]]")),
+                (Some(id), Some(name)) => {
+                    b.must(format!("Company: {name} {}", cite(EntityKind::Company, id)))
+                }
                 _ => b.must("Company: not recorded".into()),
             }
             b.must(format!("Email: {}", or_missing(c.email.as_deref())));
@@ -223,7 +242,11 @@ async fn focus_summary(
         EntityKind::Company => {
             let c = records::get_company(conn, focus.id).await?;
             sources.add_json(&serde_json::json!({ "company": c }));
-            b.must(format!("Company {} [[company:{}]]", c.name, c.id));
+            b.must(format!(
+                "Company {} {}",
+                c.name,
+                cite(EntityKind::Company, c.id)
+            ));
             b.must(format!(
                 "Domain: {}; industry: {}; phone: {}",
                 or_missing(c.domain.as_deref()),
@@ -232,14 +255,18 @@ async fn focus_summary(
             ));
             b.must(format!("Owner: {}", or_missing(c.owner_name.as_deref())));
             let people = records::contacts_of_company(conn, focus.id, 10).await?;
-            sources.add_json(&serde_json::json!({ "contacts": people }));
             for p in &people {
-                b.may(format!(
-                    "- person: {} ({}) [[contact:{}]]",
+                let r = EntityRef {
+                    kind: EntityKind::Contact,
+                    id: p.id,
+                };
+                let line = format!(
+                    "- person: {} ({}) {}",
                     p.full_name(),
                     or_missing(p.title.as_deref()),
-                    p.id
-                ));
+                    r.marker()
+                );
+                b.may_show(sources, line, Some(r));
             }
             (
                 records::deals_of(conn, DealsOf::Company(focus.id), 10).await?,
@@ -258,12 +285,12 @@ async fn focus_summary(
         }
         EntityKind::Deal => {
             let d = records::get_deal(conn, focus.id).await?;
-            b.must(format!("Deal {} [[deal:{}]]", d.name, d.id));
+            b.must(format!("Deal {} {}", d.name, cite(EntityKind::Deal, d.id)));
             b.must(format!(
                 "Stage: {} ({}%); value: {}",
                 d.stage_name,
                 d.stage_probability,
-                money(d.value_minor, &d.currency)
+                Currency::format_amount(d.value_minor, &d.currency)
             ));
             b.must(format!(
                 "Expected close: {}",
@@ -272,10 +299,10 @@ async fn focus_summary(
                     .unwrap_or_else(|| "not recorded".into())
             ));
             if let (Some(id), Some(name)) = (d.company_id, &d.company_name) {
-                b.must(format!("Company: {name} [[company:{id}]]"));
+                b.must(format!("Company: {name} {}", cite(EntityKind::Company, id)));
             }
             if let (Some(id), Some(name)) = (d.contact_id, &d.contact_name) {
-                b.must(format!("Contact: {name} [[contact:{id}]]"));
+                b.must(format!("Contact: {name} {}", cite(EntityKind::Contact, id)));
             }
             b.must(format!(
                 "Owner: {}; version {}",
@@ -305,32 +332,52 @@ async fn focus_summary(
             ));
         }
     };
-    sources.add_json(&serde_json::json!({ "deals": deals, "open_tasks": tasks }));
-    for d in &deals {
-        b.may(format!(
-            "- deal: {} [[deal:{}]], {}, {}, expected close {}",
+    related_lines(&mut b, sources, &deals, &tasks, &timeline, tz);
+    Ok(FocusInfo {
+        kind: focus.kind.as_str(),
+        summary: b.finish(),
+    })
+}
+
+/// The focus record's deals, open tasks and timeline, newest first, as far as the budget goes.
+fn related_lines(
+    b: &mut Budget,
+    sources: &mut Sources,
+    deals: &[DealRecord],
+    tasks: &[TaskRecord],
+    timeline: &[ActivityRecord],
+    tz: chrono_tz::Tz,
+) {
+    for d in deals {
+        let r = EntityRef {
+            kind: EntityKind::Deal,
+            id: d.id,
+        };
+        let line = format!(
+            "- deal: {} {}, {}, {}, expected close {}",
             d.name,
-            d.id,
+            r.marker(),
             d.stage_name,
-            money(d.value_minor, &d.currency),
+            Currency::format_amount(d.value_minor, &d.currency),
             d.expected_close
                 .map(|x| x.to_string())
                 .unwrap_or_else(|| "not recorded".into())
-        ));
+        );
+        b.may_show(sources, line, Some(r));
     }
-    for t in &tasks {
+    for t in tasks {
+        let r = EntityRef {
+            kind: EntityKind::Task,
+            id: t.id,
+        };
         let due = t
             .due_at
             .map(|d| day(d, tz))
             .unwrap_or_else(|| "no due date".into());
-        b.may(format!(
-            "- open task: {} [[task:{}]], due {due}",
-            fence(&t.title),
-            t.id
-        ));
+        let line = format!("- open task: {} {}, due {due}", fence(&t.title), r.marker());
+        b.may_show(sources, line, Some(r));
     }
-    for a in &timeline {
-        sources.add_json(&serde_json::json!({ "timeline": [a] }));
+    for a in timeline {
         let text: String = a
             .body
             .as_deref()
@@ -339,23 +386,21 @@ async fn focus_summary(
             .chars()
             .take(400)
             .collect();
-        b.may(format!(
+        let line = format!(
             "- {} on {} by {}: {}",
             a.kind,
             day(a.occurred_at, tz),
             or_missing(a.actor_name.as_deref()),
             fence(&text)
-        ));
+        );
+        b.may_show(sources, line, None);
     }
-    Ok(FocusInfo {
-        kind: focus.kind.as_str(),
-        summary: b.finish(),
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::grounding::{Finding, check};
 
     #[test]
     fn the_budget_keeps_what_must_stay_and_says_what_it_left_out() {
@@ -366,5 +411,122 @@ mod tests {
         assert!(out.contains("the record itself"));
         assert!(!out.contains("timeline entry"));
         assert!(out.contains("1 older or longer items left out"));
+    }
+
+    fn note(body: &str, minutes_ago: i64) -> ActivityRecord {
+        ActivityRecord {
+            id: uuid::Uuid::now_v7(),
+            kind: "note".into(),
+            subject: None,
+            body: Some(body.into()),
+            contact_id: Some(uuid::Uuid::now_v7()),
+            company_id: None,
+            deal_id: None,
+            actor_id: None,
+            actor_name: Some("Kari".into()),
+            occurred_at: Utc::now() - chrono::Duration::minutes(minutes_ago),
+        }
+    }
+
+    #[test]
+    fn a_timeline_row_the_budget_leaves_out_grounds_nothing() {
+        let kept = note("She asked for pricing; call her on +1 415 555 2671.", 5);
+        let dropped = note(
+            &format!(
+                "Budget approved at USD 98,765.00, reach the CFO on +1 212 555 0199. {}",
+                "Long minutes of the meeting. ".repeat(10)
+            ),
+            60,
+        );
+        let mut b = Budget::new(40);
+        let mut sources = Sources::in_zone(chrono_tz::UTC);
+        related_lines(
+            &mut b,
+            &mut sources,
+            &[],
+            &[],
+            &[kept, dropped.clone()],
+            chrono_tz::UTC,
+        );
+        let summary = b.finish();
+        assert!(summary.contains("415 555 2671"), "{summary}");
+        assert!(!summary.contains("212 555 0199"), "{summary}");
+        assert!(
+            summary.contains("1 older or longer items left out"),
+            "{summary}"
+        );
+
+        assert_eq!(check("Call her on (415) 555-2671.", &sources), vec![]);
+        assert_eq!(
+            check(
+                "The CFO is on +1 212 555 0199; the budget is USD 98,765.00.",
+                &sources
+            ),
+            vec![
+                Finding::UngroundedFact {
+                    fact: "12125550199".into()
+                },
+                Finding::UngroundedFact {
+                    fact: "98,765.00".into()
+                },
+            ]
+        );
+        // Nor does the row's record become citable.
+        let contact = dropped.contact_id.unwrap();
+        assert!(!sources.knows(&EntityRef {
+            kind: EntityKind::Contact,
+            id: contact
+        }));
+    }
+
+    #[test]
+    fn a_kept_deal_line_is_citable_and_a_dropped_one_is_not() {
+        let mut b = Budget::new(30);
+        let mut sources = Sources::default();
+        let deal = |name: &str| DealRecord {
+            id: uuid::Uuid::now_v7(),
+            name: name.into(),
+            company_id: None,
+            company_name: None,
+            contact_id: None,
+            contact_name: None,
+            pipeline_id: uuid::Uuid::now_v7(),
+            stage_id: uuid::Uuid::now_v7(),
+            stage_name: "Proposal".into(),
+            stage_probability: 50,
+            stage_is_won: false,
+            stage_is_lost: false,
+            value_minor: 1_250_000,
+            currency: "USD".into(),
+            owner_id: None,
+            owner_name: None,
+            expected_close: None,
+            last_activity_at: None,
+            closed_at: None,
+            version: 1,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        };
+        let (a, z) = (deal("Acme renewal"), deal("Zenith rollout"));
+        related_lines(
+            &mut b,
+            &mut sources,
+            &[a.clone(), z.clone()],
+            &[],
+            &[],
+            chrono_tz::UTC,
+        );
+        let cited = |d: &DealRecord| EntityRef {
+            kind: EntityKind::Deal,
+            id: d.id,
+        };
+        assert!(sources.knows(&cited(&a)));
+        assert!(!sources.knows(&cited(&z)));
+        assert_eq!(
+            check(&cited(&z).marker(), &sources),
+            vec![Finding::UnknownCitation {
+                marker: cited(&z).marker()
+            }]
+        );
     }
 }

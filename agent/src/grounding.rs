@@ -123,16 +123,11 @@ fn collect_entities(value: &Value, kind: Option<EntityKind>, out: &mut BTreeSet<
     }
 }
 
-/// A citation marker found in a reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
-pub struct Citation {
-    #[serde(rename = "type")]
-    pub kind: EntityKind,
-    pub id: Uuid,
-}
+/// A citation marker found in a reply: the record it names.
+pub type Citation = EntityRef;
 
-/// Every `[[kind:uuid]]` marker in the text, in order, without repeats; malformed ones are
-/// returned separately so they can be removed.
+/// Every `[[kind:uuid]]` marker (see [`EntityRef::marker`]) in the text, in order, without
+/// repeats; malformed ones are returned separately, as written, so they can be removed.
 pub fn citations(text: &str) -> (Vec<Citation>, Vec<String>) {
     let mut found = Vec::new();
     let mut malformed = Vec::new();
@@ -150,7 +145,7 @@ pub fn citations(text: &str) -> (Vec<Citation>, Vec<String>) {
         match parsed {
             Some(c) if !found.contains(&c) => found.push(c),
             Some(_) => {}
-            None => malformed.push(format!("[[{inner}]]")),
+            None => malformed.push(rest[start..start + 2 + end + 2].to_string()),
         }
         rest = &after[end + 2..];
     }
@@ -254,13 +249,8 @@ pub fn check(reply: &str, sources: &Sources) -> Vec<Finding> {
     let mut findings = Vec::new();
     let (cites, malformed) = citations(reply);
     for c in cites {
-        if !sources.knows(&EntityRef {
-            kind: c.kind,
-            id: c.id,
-        }) {
-            findings.push(Finding::UnknownCitation {
-                marker: format!("[[{}:{}]]", c.kind.as_str(), c.id),
-            });
+        if !sources.knows(&c) {
+            findings.push(Finding::UnknownCitation { marker: c.marker() });
         }
     }
     for m in malformed {
@@ -517,10 +507,33 @@ mod tests {
         let text = format!("The deal [[deal:{deal}]] is with Jane [[contact:{contact}]].");
         assert!(check(&text, &s).is_empty(), "{:?}", check(&text, &s));
         let wrong_kind = format!("See [[contact:{deal}]].");
-        assert_eq!(check(&wrong_kind, &s).len(), 1);
-        let invented = format!("See [[deal:{}]] and [[deal:nope]].", Uuid::now_v7());
-        assert_eq!(check(&invented, &s).len(), 2);
+        assert_eq!(
+            check(&wrong_kind, &s),
+            vec![Finding::UnknownCitation {
+                marker: format!("[[contact:{deal}]]")
+            }]
+        );
+        let unknown = Uuid::now_v7();
+        let invented = format!("See [[deal:{unknown}]] and [[deal: nope ]].");
+        assert_eq!(
+            check(&invented, &s),
+            vec![
+                Finding::UnknownCitation {
+                    marker: format!("[[deal:{unknown}]]")
+                },
+                Finding::UnknownCitation {
+                    marker: "[[deal: nope ]]".into()
+                },
+            ]
+        );
         assert_eq!(strip_markers(&text), "The deal  is with Jane .");
+        // One format, written by `EntityRef::marker` and read back here, repeats dropped.
+        let d = EntityRef {
+            kind: EntityKind::Deal,
+            id: deal,
+        };
+        let twice = format!("{} and {} [[oops]]", d.marker(), d.marker());
+        assert_eq!(citations(&twice), (vec![d], vec!["[[oops]]".to_string()]));
     }
 
     #[test]
@@ -540,11 +553,22 @@ mod tests {
 
     #[test]
     fn claims_of_work_done_are_found_and_denials_are_not() {
-        let claims = |t: &str| done_claims(t).len();
-        assert_eq!(claims("Done - I’ve sent Jane Cooper your text."), 2);
-        assert_eq!(claims("The text has been sent."), 1);
-        assert_eq!(claims("Nothing was done. The contact opted out."), 0);
-        assert_eq!(claims("I've drafted this for your approval."), 0);
+        let claims = |t: &str| -> Vec<String> {
+            done_claims(t)
+                .into_iter()
+                .map(|f| match f {
+                    Finding::UnbackedClaim { claim } => claim,
+                    other => panic!("not a claim: {other:?}"),
+                })
+                .collect()
+        };
+        assert_eq!(
+            claims("Done - I’ve sent Jane Cooper your text."),
+            ["Done", "I've sent"]
+        );
+        assert_eq!(claims("The text has been sent."), ["has been sent"]);
+        assert!(claims("Nothing was done. The contact opted out.").is_empty());
+        assert!(claims("I've drafted this for your approval.").is_empty());
     }
 
     #[test]
@@ -561,8 +585,16 @@ mod tests {
             "Her mobile is +1 212 555 0199, budget $40,000, email jane.c@acme.io, decision by 2026-12-15.",
             &s,
         );
-        let flagged: Vec<String> = bad.iter().map(Finding::describe).collect();
-        assert_eq!(bad.len(), 4, "{flagged:?}");
+        let fact = |f: &str| Finding::UngroundedFact { fact: f.into() };
+        assert_eq!(
+            bad,
+            vec![
+                fact("12125550199"),
+                fact("$40,000"),
+                fact("jane.c@acme.io"),
+                fact("2026-12-15"),
+            ]
+        );
     }
 
     #[test]

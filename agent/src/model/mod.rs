@@ -92,12 +92,20 @@ impl EntityKind {
     }
 }
 
-/// A reference to one record.
+/// A reference to one record; in a reply, a citation (see [`EntityRef::marker`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 pub struct EntityRef {
     #[serde(rename = "type")]
     pub kind: EntityKind,
     pub id: Uuid,
+}
+
+impl EntityRef {
+    /// Its citation marker in a reply, `[[deal:<uuid>]]` (read back by
+    /// [`crate::grounding::citations`]).
+    pub fn marker(self) -> String {
+        format!("[[{}:{}]]", self.kind.as_str(), self.id)
+    }
 }
 
 /// Facts about the turn that the runtime also writes into the system prompt. Remote models read

@@ -179,9 +179,7 @@ impl Tool for DailyFocus {
         .fetch_all(&mut *conn)
         .await?;
         for d in deals {
-            let value = Currency::parse(&d.currency)
-                .ok()
-                .map(|c| c.format_minor(d.value_minor));
+            let value = Some(Currency::format_amount(d.value_minor, &d.currency));
             let mut push = |kind: &'static str, why: String| {
                 items.push(FocusItem {
                     kind,

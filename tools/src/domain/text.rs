@@ -67,6 +67,15 @@ impl Currency {
         if self.0 == "JPY" { 0 } else { 2 }
     }
 
+    /// Formats a stored amount in minor units with its currency code, e.g. `USD 12,500.00`; a
+    /// code this type does not know is shown as is, with the amount in minor units.
+    pub fn format_amount(minor: i64, code: &str) -> String {
+        match Currency::parse(code) {
+            Ok(c) => c.format_minor(minor),
+            Err(_) => format!("{code} {minor} (minor units)"),
+        }
+    }
+
     /// Formats an amount in minor units, e.g. `USD 12,500.00`.
     pub fn format_minor(&self, minor: i64) -> String {
         let digits = self.minor_digits();
@@ -215,6 +224,8 @@ mod tests {
             "JPY 120,000"
         );
         assert!(Currency::parse("XYZ").is_err());
+        assert_eq!(Currency::format_amount(1_250_000, "usd"), "USD 12,500.00");
+        assert_eq!(Currency::format_amount(500, "XYZ"), "XYZ 500 (minor units)");
     }
 
     #[test]

@@ -27,8 +27,9 @@ mod tests;
 use futures_util::future::BoxFuture;
 
 use self::intent::Intent;
-use self::turn::{Halt, Turn, citations};
+use self::turn::{Halt, Turn};
 use super::{ChatModel, EntityKind, EntityRef, ModelError, ModelReply, ModelRequest, Usage};
+use crate::grounding::citations;
 
 /// The most tool calls one turn may make before the planner gives up (a safety net: every
 /// flow needs far fewer).
@@ -135,6 +136,7 @@ fn follow_up(turn: &mut Turn) -> Intent {
         }
         Intent::Pick(n) => {
             let listed: Vec<_> = citations(answered)
+                .0
                 .into_iter()
                 .filter(|r| r.kind != EntityKind::Action)
                 .collect();
@@ -170,7 +172,7 @@ fn picked_by_name(listed: &str, answer: &str) -> Option<EntityRef> {
     let hits: Vec<EntityRef> = listed
         .lines()
         .filter_map(|line| {
-            let cited = citations(line);
+            let (cited, _) = citations(line);
             let [one] = cited.as_slice() else {
                 return None;
             };

@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use heimdell_tools::domain::Currency;
 use serde_json::Value;
+use uuid::Uuid;
 
 use super::intent::{Field, TaskQuery, Unsupported};
 use super::names::Name;
@@ -13,14 +14,11 @@ use super::resolve::Candidate;
 use super::text::unfence;
 use crate::model::{EntityKind, EntityRef};
 
-/// `[[kind:id]]`.
-pub fn cite(r: EntityRef) -> String {
-    format!("[[{}:{}]]", r.kind.as_str(), r.id)
-}
-
+/// " " and the citation marker of the record with this id in a tool result; nothing when the
+/// id is missing or not an id.
 fn cite_kind(kind: EntityKind, id: &Value) -> String {
-    match id.as_str() {
-        Some(id) => format!(" [[{}:{id}]]", kind.as_str()),
+    match id.as_str().and_then(|s| Uuid::parse_str(s).ok()) {
+        Some(id) => format!(" {}", EntityRef { kind, id }.marker()),
         None => String::new(),
     }
 }
@@ -33,20 +31,10 @@ fn text<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
         .filter(|s| !s.is_empty())
 }
 
-fn kind_word(kind: EntityKind) -> &'static str {
-    match kind {
-        EntityKind::Contact => "contact",
-        EntityKind::Company => "company",
-        EntityKind::Deal => "deal",
-        EntityKind::Task => "task",
-        EntityKind::Action => "action",
-    }
-}
-
 fn kinds_word(kinds: &[EntityKind]) -> String {
     match kinds {
-        [one] => kind_word(*one).to_string(),
-        [a, b] => format!("{} or {}", kind_word(*a), kind_word(*b)),
+        [one] => one.as_str().to_string(),
+        [a, b] => format!("{} or {}", a.as_str(), b.as_str()),
         _ => "record".to_string(),
     }
 }
@@ -66,14 +54,6 @@ fn kinds_plural(kinds: &[EntityKind]) -> String {
         [one] => plural(*one).to_string(),
         [a, b] => format!("{} or {}", plural(*a), plural(*b)),
         _ => "records".to_string(),
-    }
-}
-
-/// An amount in minor units, e.g. `USD 12,500.00`.
-pub fn money(minor: i64, currency: &str) -> String {
-    match Currency::parse(currency) {
-        Ok(c) => c.format_minor(minor),
-        Err(_) => format!("{currency} {minor} (minor units)"),
     }
 }
 
@@ -263,7 +243,7 @@ pub fn write_outcome(result: &Value, about: &[(EntityRef, String)]) -> String {
     let preview = text(result, "preview").unwrap_or("the change");
     let linked: Vec<String> = about
         .iter()
-        .map(|(r, title)| format!("{title} {}", cite(*r)))
+        .map(|(r, title)| format!("{title} {}", r.marker()))
         .collect();
     let linked = if linked.is_empty() {
         String::new()
@@ -298,9 +278,9 @@ pub fn which_one(name: &Name, kinds: &[EntityKind], cands: &[Candidate]) -> Stri
         .unwrap_or_default();
     let mut out = format!("Several {what} match “{}”{at}:\n", name.query);
     for (k, c) in cands.iter().take(super::resolve::LIST_AT_MOST).enumerate() {
-        out.push_str(&format!("{}. {} {}", k + 1, c.title, cite(c.entity())));
+        out.push_str(&format!("{}. {} {}", k + 1, c.title, c.entity().marker()));
         if kinds.len() > 1 {
-            out.push_str(&format!(" ({})", kind_word(c.kind)));
+            out.push_str(&format!(" ({})", c.kind.as_str()));
         }
         if let Some(s) = c.subtitle.as_deref().filter(|s| !s.is_empty()) {
             out.push_str(&format!(" — {s}"));
@@ -365,8 +345,8 @@ pub fn search_results(name: &Name, kinds: &[EntityKind], cands: &[Candidate]) ->
         out.push_str(&format!(
             "\n- {} {} ({})",
             c.title,
-            cite(c.entity()),
-            kind_word(c.kind)
+            c.entity().marker(),
+            c.kind.as_str()
         ));
         if let Some(s) = c.subtitle.as_deref().filter(|s| !s.is_empty()) {
             out.push_str(&format!(" — {s}"));
@@ -473,7 +453,7 @@ pub fn tasks(result: &Value, q: &TaskQuery, about: Option<(EntityRef, String)>, 
         _ => "open ",
     };
     let on = about
-        .map(|(r, title)| format!(" for {title} {}", cite(r)))
+        .map(|(r, title)| format!(" for {title} {}", r.marker()))
         .unwrap_or_default();
     if list.is_empty() {
         return format!("There are no {which}tasks on {whose} list{on}.");
@@ -542,7 +522,7 @@ fn deal_line(d: &Value) -> String {
             .filter(|v| *v > 0),
         text(d, "currency"),
     ) {
-        line.push_str(&format!(", {}", money(v, c)));
+        line.push_str(&format!(", {}", Currency::format_amount(v, c)));
     }
     line
 }
@@ -578,7 +558,7 @@ pub fn field_answer(data: &Value, r: EntityRef, field: Field) -> String {
         .to_string(),
         _ => text(rec, "name").unwrap_or("this record").to_string(),
     };
-    let who = format!("{name} {}", cite(r));
+    let who = format!("{name} {}", r.marker());
     let label = field.label();
     let value: Option<String> = match field {
         Field::Email => text(rec, "email").map(str::to_string),
@@ -599,7 +579,7 @@ pub fn field_answer(data: &Value, r: EntityRef, field: Field) -> String {
             .get("value_minor")
             .and_then(Value::as_i64)
             .filter(|v| *v > 0)
-            .map(|v| money(v, text(rec, "currency").unwrap_or("USD"))),
+            .map(|v| Currency::format_amount(v, text(rec, "currency").unwrap_or("USD"))),
         Field::Stage => text(rec, "stage_name").map(str::to_string),
         Field::CloseDate => text(rec, "expected_close").map(str::to_string),
         Field::Domain => text(rec, "domain").map(str::to_string),
@@ -782,7 +762,7 @@ pub fn deal_summary(data: &Value, tz: Tz) -> String {
             .filter(|v| *v > 0),
         text(d, "currency"),
     ) {
-        (Some(v), Some(c)) => out.push_str(&format!(", worth {}.", money(v, c))),
+        (Some(v), Some(c)) => out.push_str(&format!(", worth {}.", Currency::format_amount(v, c))),
         _ => out.push_str("; no value is recorded."),
     }
     if d.get("stage_is_won").and_then(Value::as_bool) == Some(true) {

@@ -7,10 +7,10 @@
 //! with the result. Identical calls are never repeated, so nothing is retried blindly.
 
 use serde_json::Value;
-use uuid::Uuid;
 
 use super::dates::Clock;
 use super::reply;
+use crate::grounding::citations;
 use crate::model::{EntityKind, EntityRef, Message, ModelRequest, ToolCall, TurnFacts};
 
 /// Why a flow stopped before its final answer.
@@ -50,29 +50,6 @@ pub struct Turn<'a> {
     tools: Vec<&'a str>,
     /// A record the user picked from the planner's last list ("the second one").
     pub pinned: Option<EntityRef>,
-}
-
-/// Every `[[kind:uuid]]` marker in a text, in order, without repeats.
-pub fn citations(text: &str) -> Vec<EntityRef> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("[[") {
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("]]") else { break };
-        let found = after[..end].split_once(':').and_then(|(k, id)| {
-            Some(EntityRef {
-                kind: EntityKind::parse(k.trim())?,
-                id: Uuid::parse_str(id.trim()).ok()?,
-            })
-        });
-        if let Some(r) = found
-            && !out.contains(&r)
-        {
-            out.push(r);
-        }
-        rest = &after[end + 2..];
-    }
-    out
 }
 
 impl<'a> Turn<'a> {
@@ -237,6 +214,7 @@ impl<'a> Turn<'a> {
                 continue;
             };
             let cited: Vec<EntityRef> = citations(text)
+                .0
                 .into_iter()
                 .filter(|r| kinds.contains(&r.kind))
                 .collect();

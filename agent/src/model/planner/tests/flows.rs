@@ -315,7 +315,8 @@ fn a_summary_states_only_what_the_tools_returned() {
     // Every number it states is in the tool result (the amount as formatted from value_minor).
     let source = data.to_string();
     let plain = text.replace("USD 12,500.00", "");
-    let plain = super::super::turn::citations(&plain)
+    let plain = crate::grounding::citations(&plain)
+        .0
         .iter()
         .fold(plain.clone(), |acc, r| acc.replace(&r.id.to_string(), ""));
     for n in numbers_in(&plain) {
