@@ -199,6 +199,9 @@ impl Copilot {
         }
         tx.commit().await?;
 
+        // One transaction finds the member, the thread and the context: a request that fails
+        // here (a context record that does not exist) leaves nothing behind, not even the thread.
+        let pending = runtime_tools::pending(&self.pipeline, caller).await?;
         let mut tx = begin_tenant(pool, caller.tenant_id).await?;
         let me = Member::load(&mut tx, caller.user_id)
             .await?
@@ -219,10 +222,6 @@ impl Copilot {
         };
         let focus = req.context.or_else(|| thread.focus());
         let history = store::messages(&mut tx, thread.id, self.config.history_messages).await?;
-        tx.commit().await?;
-
-        let pending = runtime_tools::pending(&self.pipeline, caller).await?;
-        let mut tx = begin_tenant(pool, caller.tenant_id).await?;
         let pack = context::build(
             &mut tx,
             PackInput {

@@ -381,8 +381,10 @@ impl OpenAiModel {
                 })
             })
             .collect();
+        // Postgres text cannot hold U+0000; whatever a model emits is stored without it.
         let content = text_of(message.content)
             .or(message.refusal)
+            .map(|c| c.replace('\0', ""))
             .filter(|c| !c.trim().is_empty() || tool_calls.is_empty());
         Ok(ModelReply {
             content,
