@@ -92,24 +92,50 @@ pub fn state_with_model(
         pipeline,
         metrics: Arc::new(PrometheusBuilder::new().build_recorder()),
         cookie_secure: config.cookie_secure,
-        dummy_hash: Arc::new(heimdell_tools::identity::hash_password(
-            "no account has this password",
-        )),
+        passwords: http::password::PasswordChecker::per_core(config.http.password_queue),
+        sign_in_rate: http::rate::RateLimiter::new(config.http.sign_ins_per_minute),
+        limits: Arc::new(config.http.clone()),
         secret_key: config.secret_key.clone().map(Arc::new),
         public_url: config.public_url.clone(),
     })
 }
 
-/// Serves the API on `listener` until `shutdown` resolves.
+/// Serves the API on `listener` until `shutdown` resolves (and `/metrics` on
+/// `HEIMDELL_METRICS_ADDR` too, when it is set).
 pub async fn serve(
     listener: TcpListener,
     state: ApiState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("server stopped with an error")
+    let limits = state.limits.clone();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let metrics = match limits.metrics_addr {
+        Some(addr) => {
+            let metrics_listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on HEIMDELL_METRICS_ADDR={addr}"))?;
+            let mut stopped = stopped.clone();
+            let router = http::metrics_router(state.clone());
+            let limits = limits.clone();
+            Some(tokio::spawn(async move {
+                http::server::serve(metrics_listener, router, &limits, async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await
+            }))
+        }
+        None => None,
+    };
+    let served = http::server::serve(listener, http::router(state), &limits, async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    })
+    .await;
+    drop(stopped);
+    if let Some(task) = metrics {
+        task.await.context("metrics listener")??;
+    }
+    served.context("server stopped with an error")
 }
 
 #[cfg(test)]

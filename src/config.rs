@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, anyhow, bail};
+use heimdell_adapters::http::HttpLimits;
 use heimdell_tools::crypto::SecretKey;
 use heimdell_tools::outreach::outbox::WorkerConfig;
 use secrecy::SecretString;
@@ -41,6 +42,8 @@ pub struct Config {
     /// How the outbox worker polls, leases, retries and backs off (defaults suit production;
     /// tests shorten them). Its `public_url` is filled from [`Config::public_url`].
     pub outbox: WorkerConfig,
+    /// Timeouts, connection cap, sign-in rate and metrics access at the HTTP edge.
+    pub http: HttpLimits,
 }
 
 /// The Copilot's model: the built-in planner (default, offline) or an OpenAI-compatible API.
@@ -94,6 +97,27 @@ struct FileConfig {
     usage_limit: Option<i64>,
     public_url: Option<String>,
     twilio_base_url: Option<String>,
+    header_timeout_secs: Option<u64>,
+    body_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
+    sign_in_per_minute: Option<u32>,
+    metrics_addr: Option<String>,
+}
+
+/// A number from the environment (which wins) or the file, else `default`; a bad one is named.
+fn number<T: std::str::FromStr>(
+    env: &impl Fn(&str) -> Option<String>,
+    var: &str,
+    from_file: Option<T>,
+    default: T,
+) -> anyhow::Result<T> {
+    match env(var).filter(|v| !v.trim().is_empty()) {
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| anyhow!("{var}={v} is not a valid number")),
+        None => Ok(from_file.unwrap_or(default)),
+    }
 }
 
 /// An absolute http(s) URL with a host and nothing after the path, trailing slash removed.
@@ -208,7 +232,54 @@ impl Config {
         // than when the first text would be sent.
         heimdell_adapters::twilio::check_base_url(&twilio_base_url)
             .map_err(|e| anyhow!("HEIMDELL_TWILIO_BASE_URL: {e}"))?;
+        let defaults = HttpLimits::default();
+        let seconds = |var: &str, from_file: Option<u64>, default: std::time::Duration| {
+            let s = number(&env, var, from_file, default.as_secs())?;
+            if s == 0 {
+                bail!("{var} must be at least 1 second");
+            }
+            Ok(std::time::Duration::from_secs(s))
+        };
+        let metrics_addr = match pick("HEIMDELL_METRICS_ADDR", f.metrics_addr) {
+            Some(a) => Some(
+                a.parse()
+                    .with_context(|| format!("HEIMDELL_METRICS_ADDR={a} is not host:port"))?,
+            ),
+            None => None,
+        };
+        let http = HttpLimits {
+            header_timeout: seconds(
+                "HEIMDELL_HEADER_TIMEOUT_SECS",
+                f.header_timeout_secs,
+                defaults.header_timeout,
+            )?,
+            body_timeout: seconds(
+                "HEIMDELL_BODY_TIMEOUT_SECS",
+                f.body_timeout_secs,
+                defaults.body_timeout,
+            )?,
+            max_connections: number(
+                &env,
+                "HEIMDELL_MAX_CONNECTIONS",
+                f.max_connections,
+                defaults.max_connections,
+            )?
+            .max(1),
+            sign_ins_per_minute: number(
+                &env,
+                "HEIMDELL_SIGN_IN_PER_MINUTE",
+                f.sign_in_per_minute,
+                defaults.sign_ins_per_minute,
+            )?,
+            // A secret: only the environment carries it.
+            metrics_token: env("HEIMDELL_METRICS_TOKEN")
+                .filter(|t| !t.trim().is_empty())
+                .map(Into::into),
+            metrics_addr,
+            ..defaults
+        };
         Ok(Config {
+            http,
             secret_key,
             public_url,
             twilio_base_url,
@@ -261,6 +332,9 @@ mod tests {
         assert_eq!(c.addr.port(), 9000);
         assert_eq!(c.action_ttl_hours, 168);
         assert_eq!(c.database.max_connections, 32);
+        assert_eq!(c.http.header_timeout.as_secs(), 10);
+        assert_eq!(c.http.max_connections, 1024);
+        assert!(c.http.metrics_token.is_none());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -277,6 +351,40 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("HEIMDELL_ADDR"), "{e}");
+    }
+
+    #[test]
+    fn edge_limits_parse_and_bad_ones_are_named() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("DATABASE_URL", "postgres://x/y"),
+                ("HEIMDELL_HEADER_TIMEOUT_SECS", "3"),
+                ("HEIMDELL_BODY_TIMEOUT_SECS", "4"),
+                ("HEIMDELL_MAX_CONNECTIONS", "50"),
+                ("HEIMDELL_SIGN_IN_PER_MINUTE", "0"),
+                ("HEIMDELL_METRICS_TOKEN", "scrape-me"),
+                ("HEIMDELL_METRICS_ADDR", "127.0.0.1:9464"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.http.header_timeout.as_secs(), 3);
+        assert_eq!(c.http.body_timeout.as_secs(), 4);
+        assert_eq!(c.http.max_connections, 50);
+        assert_eq!(c.http.sign_ins_per_minute, 0);
+        assert_eq!(c.http.metrics_addr.unwrap().port(), 9464);
+        assert!(!format!("{c:?}").contains("scrape-me"));
+        for (var, bad) in [
+            ("HEIMDELL_HEADER_TIMEOUT_SECS", "0"),
+            ("HEIMDELL_BODY_TIMEOUT_SECS", "soon"),
+            ("HEIMDELL_MAX_CONNECTIONS", "-1"),
+            ("HEIMDELL_METRICS_ADDR", "nowhere"),
+        ] {
+            let e = Config::load(None, env(&[("DATABASE_URL", "postgres://x/y"), (var, bad)]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(var), "{var}={bad}: {e}");
+        }
     }
 
     #[test]

@@ -220,7 +220,7 @@ async fn seed_tenant(
             "INSERT INTO users (tenant_id, email, name, role, password_hash, timezone, phone)
              VALUES (app_tenant(), $1, $2, $3, $4, $5, $6)
              ON CONFLICT (tenant_id, lower(email)) DO UPDATE
-                 SET password_hash = EXCLUDED.password_hash, failed_logins = 0, locked_until = NULL
+                 SET password_hash = EXCLUDED.password_hash
              RETURNING id, role",
         )
         .bind(u.email)

@@ -106,11 +106,14 @@ async fn five_failed_sign_ins_lock_the_account() {
 
     // After the lock passes, the right password works again.
     let mut owner = app.owner().await;
-    sqlx::query("UPDATE users SET locked_until = now() - interval '1 second' WHERE id = $1")
-        .bind(t.admin.id)
-        .execute(&mut owner)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE sign_in_throttle SET locked_until = now() - interval '1 second'
+         WHERE email_key = sign_in_key($1)",
+    )
+    .bind(&t.admin.email)
+    .execute(&mut owner)
+    .await
+    .unwrap();
     let (status, v) = body(attempt("password-acme").await.unwrap()).await;
     assert_eq!(status, StatusCode::OK, "{v}");
 

@@ -170,6 +170,7 @@ pub fn config_for(owner_url: &str) -> Config {
         secret_key: Some(heimdell_tools::crypto::SecretKey::generate()),
         public_url: None,
         twilio_base_url: heimdell_adapters::twilio::DEFAULT_BASE_URL.to_string(),
+        http: heimdell_adapters::http::HttpLimits::default(),
         outbox: heimdell_tools::outreach::outbox::WorkerConfig {
             concurrency: 8,
             lease: std::time::Duration::from_secs(30),
@@ -215,7 +216,8 @@ impl TestApp {
         Self::spawn_configured(None, move |c| c.twilio_base_url = url).await
     }
 
-    async fn spawn_configured(
+    /// A server whose configuration `adjust` changes first.
+    pub async fn spawn_configured(
         model: Option<std::sync::Arc<dyn heimdell_agent::model::ChatModel>>,
         adjust: impl FnOnce(&mut Config),
     ) -> TestApp {

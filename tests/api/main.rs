@@ -11,6 +11,7 @@ mod evals;
 mod fake_openai;
 #[path = "../../adapters/tests/fake_twilio/mod.rs"]
 mod fake_twilio;
+mod hardening;
 mod harness;
 mod outreach;
 mod pipeline;

@@ -3,10 +3,15 @@
 mod actions;
 pub mod auth;
 mod chat;
+mod edge;
 pub mod error;
 mod extract;
+pub mod limits;
 mod observe;
+pub mod password;
+pub mod rate;
 mod records;
+pub mod server;
 mod session;
 mod state;
 mod twilio;
@@ -18,6 +23,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 
 pub use error::ApiError;
+pub use limits::HttpLimits;
 pub use state::ApiState;
 
 /// Largest request body accepted (JSON tool calls are small).
@@ -83,6 +89,20 @@ pub fn router(state: ApiState) -> Router {
             observe::record,
         ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            edge::guard,
+        ))
         .layer(CatchPanicLayer::custom(observe::panic_response))
+        .with_state(state)
+}
+
+/// What the separate metrics listener (`HEIMDELL_METRICS_ADDR`) serves: `/metrics` and
+/// `/health`, to whoever can reach that address.
+pub fn metrics_router(state: ApiState) -> Router {
+    Router::new()
+        .route("/health", get(observe::health))
+        .route("/metrics", get(observe::metrics_unguarded))
+        .fallback(observe::not_found)
         .with_state(state)
 }

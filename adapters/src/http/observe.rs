@@ -3,12 +3,16 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use secrecy::ExposeSecret;
+use subtle::ConstantTimeEq;
+
 use super::error::ApiError;
+use super::extract::ClientAddr;
 use super::state::ApiState;
 
 /// `GET /health`: 200 when the database answers, 503 otherwise.
@@ -26,10 +30,56 @@ pub async fn health(State(state): State<ApiState>) -> Response {
     }
 }
 
-/// `GET /metrics`: Prometheus text format.
-pub async fn metrics(State(state): State<ApiState>) -> Response {
+/// `GET /metrics`: Prometheus text format, for a bearer token equal to `HEIMDELL_METRICS_TOKEN`
+/// or, without one configured, for clients on the loopback interface only.
+pub async fn metrics(
+    State(state): State<ApiState>,
+    ClientAddr(peer): ClientAddr,
+    headers: HeaderMap,
+) -> Response {
+    let allowed = match &state.limits.metrics_token {
+        Some(token) => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .is_some_and(|(scheme, sent)| {
+                scheme.eq_ignore_ascii_case("bearer")
+                    && bool::from(
+                        sent.trim()
+                            .as_bytes()
+                            .ct_eq(token.expose_secret().as_bytes()),
+                    )
+            }),
+        None => peer.is_loopback(),
+    };
+    if !allowed {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Metrics need the bearer token in HEIMDELL_METRICS_TOKEN (or a loopback client when none is set).",
+        )
+        .into_response();
+    }
+    metrics_unguarded(State(state)).await
+}
+
+/// The metrics themselves, with this process's resident memory.
+pub async fn metrics_unguarded(State(state): State<ApiState>) -> Response {
+    if let Some(rss) = resident_bytes() {
+        metrics::with_local_recorder(state.metrics.as_ref(), || {
+            metrics::gauge!("heimdell_process_resident_memory_bytes").set(rss as f64);
+        });
+    }
     let body = state.metrics.handle().render();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+/// This process's resident set size, from `/proc/self/status` (Linux).
+pub fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Counts every request by route and status and records its latency.

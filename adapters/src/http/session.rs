@@ -1,25 +1,38 @@
 //! Sign-in for people: `POST /api/v1/session` (email + password) sets an HttpOnly, SameSite
-//! session cookie and returns the CSRF token for cookie-authenticated writes. Five failed
-//! attempts lock the account for 15 minutes.
+//! session cookie and returns the CSRF token for cookie-authenticated writes.
+//!
+//! What a flood of guesses meets, cheapest first: a per-address rate limit (429
+//! `rate_limited`), the per-email lockout (five attempts without a success lock the email for
+//! 15 minutes; counted before the password is checked, for unknown emails too, so a locked
+//! account and an unknown email answer alike), and the bounded password checker (one argon2
+//! check per core, in reused memory; 429 `rate_limited` when none comes free in time). Every
+//! 429 carries `Retry-After`.
+
+use std::time::Instant;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
+use heimdell_tools::FieldError;
 use heimdell_tools::db::begin_tenant;
-use heimdell_tools::identity::{new_secret, secret_hash, verify_password};
+use heimdell_tools::identity::{new_secret, secret_hash};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::auth::{AuthUser, SESSION_COOKIE};
 use super::error::ApiError;
-use super::extract::Body;
+use super::extract::{Body, ClientAddr};
 use super::state::ApiState;
 
 pub const MAX_FAILED_LOGINS: i32 = 5;
 pub const LOCKOUT_MINUTES: i64 = 15;
 pub const SESSION_HOURS: i64 = 12;
+/// Longer passwords are refused before any hashing.
+const MAX_PASSWORD_CHARS: usize = 1024;
+/// RFC 5321's limit on an address.
+const MAX_EMAIL_CHARS: usize = 320;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,47 +52,57 @@ fn bad_credentials() -> ApiError {
     )
 }
 
+fn busy(state: &ApiState) -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "Too many sign-ins at once. Try again in a moment.",
+    )
+    .retry_after(state.passwords.retry_after())
+}
+
 pub async fn sign_in(
     State(state): State<ApiState>,
+    ClientAddr(ip): ClientAddr,
     Body(req): Body<SignIn>,
 ) -> Result<Response, ApiError> {
-    let matches: Vec<(Uuid, Uuid)> =
-        sqlx::query_as("SELECT tenant_id, user_id FROM auth_users_by_email($1)")
-            .bind(req.email.trim())
-            .fetch_all(&state.pool)
-            .await?;
-    let chosen = match (matches.as_slice(), req.tenant_id) {
-        ([], _) => None,
-        ([one], None) => Some(*one),
-        (_, Some(t)) => matches.iter().copied().find(|(tenant, _)| *tenant == t),
-        (_, None) => {
-            return Err(ApiError::invalid(vec![heimdell_tools::FieldError::new(
-                "tenant_id",
-                "this email belongs to several workspaces; say which one",
-            )]));
-        }
-    };
-    let Some((tenant_id, user_id)) = chosen else {
-        // Same work as a real check, so the answer's timing does not reveal unknown emails.
-        check_password(req.password.clone(), state.dummy_hash.to_string()).await?;
-        return Err(bad_credentials());
-    };
+    if let Err(wait) = state.sign_in_rate.check(&ip, Instant::now()) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many sign-in attempts from this address. Try again later.",
+        )
+        .retry_after(wait));
+    }
+    let email = req.email.trim();
+    let mut errors = Vec::new();
+    if email.is_empty() || email.chars().count() > MAX_EMAIL_CHARS {
+        errors.push(FieldError::new(
+            "email",
+            format!("must be 1 to {MAX_EMAIL_CHARS} characters"),
+        ));
+    }
+    if req.password.chars().count() > MAX_PASSWORD_CHARS {
+        errors.push(FieldError::new(
+            "password",
+            format!("must be at most {MAX_PASSWORD_CHARS} characters"),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
 
-    let mut tx = begin_tenant(&state.pool, tenant_id).await?;
-    let (hash, locked_until, email, name, role): (
-        Option<String>,
-        Option<chrono::DateTime<Utc>>,
-        String,
-        String,
-        String,
-    ) = sqlx::query_as(
-        "SELECT password_hash, locked_until, email, name, role FROM users WHERE id = $1 FOR UPDATE",
-    )
-    .bind(user_id)
-    .fetch_one(&mut *tx)
-    .await?;
-    let now = Utc::now();
-    if let Some(until) = locked_until.filter(|u| *u > now) {
+    // Count the attempt first (known and unknown emails alike); a locked email is answered
+    // at once, the same way whether or not it has an account.
+    let locked: Option<chrono::DateTime<Utc>> =
+        sqlx::query_scalar("SELECT sign_in_attempt($1, $2, make_interval(mins => $3))")
+            .bind(email)
+            .bind(MAX_FAILED_LOGINS)
+            .bind(LOCKOUT_MINUTES as i32)
+            .fetch_one(&state.pool)
+            .await?;
+    if let Some(until) = locked {
+        let wait = (until - Utc::now()).to_std().unwrap_or_default();
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "locked_out",
@@ -87,38 +110,61 @@ pub async fn sign_in(
                 "Too many failed sign-ins. Try again after {} UTC.",
                 until.format("%H:%M")
             ),
-        ));
+        )
+        .retry_after(wait));
     }
-    // The row stays locked while the hash is checked, so parallel guesses queue behind the
-    // lockout count instead of all being tried before it moves. A member without a password
-    // (token only) is checked against the dummy hash: same timing, never a match.
-    let ok = match hash {
-        Some(h) => check_password(req.password.clone(), h).await?,
-        None => {
-            check_password(req.password.clone(), state.dummy_hash.to_string()).await?;
-            false
+
+    let matches: Vec<(Uuid, Uuid)> =
+        sqlx::query_as("SELECT tenant_id, user_id FROM auth_users_by_email($1)")
+            .bind(email)
+            .fetch_all(&state.pool)
+            .await?;
+    let chosen = match (matches.as_slice(), req.tenant_id) {
+        ([], _) => None,
+        ([one], None) => Some(*one),
+        (_, Some(t)) => matches.iter().copied().find(|(tenant, _)| *tenant == t),
+        (_, None) => {
+            return Err(ApiError::invalid(vec![FieldError::new(
+                "tenant_id",
+                "this email belongs to several workspaces; say which one",
+            )]));
         }
     };
+    let Some((tenant_id, user_id)) = chosen else {
+        // Same work as a real check, so the answer's timing does not reveal unknown emails.
+        state
+            .passwords
+            .verify(req.password, None)
+            .await
+            .map_err(|_| busy(&state))?;
+        return Err(bad_credentials());
+    };
+
+    let mut tx = begin_tenant(&state.pool, tenant_id).await?;
+    let (hash, email, name, role): (Option<String>, String, String, String) =
+        sqlx::query_as("SELECT password_hash, email, name, role FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    // A member without a password (token only) is checked against the dummy hash: same
+    // timing, never a match.
+    let ok = state
+        .passwords
+        .verify(req.password, hash)
+        .await
+        .map_err(|_| busy(&state))?;
     if !ok {
-        sqlx::query(
-            "UPDATE users SET failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
-                 locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END
-             WHERE id = $1",
-        )
-        .bind(user_id)
-        .bind(MAX_FAILED_LOGINS)
-        .bind(now + Duration::minutes(LOCKOUT_MINUTES))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
         return Err(bad_credentials());
     }
-    sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
-        .bind(user_id)
-        .execute(&mut *tx)
+    sqlx::query("SELECT sign_in_succeeded($1)")
+        .bind(&email)
+        .execute(&state.pool)
         .await?;
+    let now = Utc::now();
     let secret = new_secret("hms_");
     let csrf = new_secret("");
+    let mut tx = begin_tenant(&state.pool, tenant_id).await?;
     sqlx::query(
         "INSERT INTO sessions (tenant_id, user_id, token_hash, csrf_hash, expires_at) VALUES (app_tenant(), $1, $2, $3, $4)",
     )
@@ -187,12 +233,4 @@ pub async fn sign_out(
         HeaderValue::from_str(&expire).map_err(ApiError::internal)?,
     );
     Ok((StatusCode::NO_CONTENT, out).into_response())
-}
-
-/// Argon2 costs tens of milliseconds of CPU and ~19 MiB: run it on the blocking pool, not on a
-/// runtime thread every other request shares.
-async fn check_password(password: String, stored: String) -> Result<bool, ApiError> {
-    tokio::task::spawn_blocking(move || verify_password(&password, &stored))
-        .await
-        .map_err(ApiError::internal)
 }

@@ -1,5 +1,6 @@
 //! What every handler shares.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use heimdell_agent::Pipeline;
@@ -7,6 +8,10 @@ use heimdell_agent::copilot::Copilot;
 use heimdell_tools::crypto::SecretKey;
 use metrics_exporter_prometheus::PrometheusRecorder;
 use sqlx::PgPool;
+
+use super::limits::HttpLimits;
+use super::password::PasswordChecker;
+use super::rate::RateLimiter;
 
 /// Shared handler state; cloning is cheap.
 #[derive(Clone)]
@@ -22,9 +27,12 @@ pub struct ApiState {
     pub metrics: Arc<PrometheusRecorder>,
     /// Whether session cookies are marked `Secure` (true behind HTTPS).
     pub cookie_secure: bool,
-    /// An argon2 hash of nothing in particular: unknown emails are verified against it so a
-    /// failed sign-in takes as long whether or not the account exists.
-    pub dummy_hash: Arc<String>,
+    /// Password checks: at most one per core at once, in reused memory.
+    pub passwords: PasswordChecker,
+    /// Sign-in attempts per client address.
+    pub sign_in_rate: RateLimiter<IpAddr>,
+    /// Timeouts, connection cap, metrics access.
+    pub limits: Arc<HttpLimits>,
     /// Opens tenants' sealed secrets (Twilio auth tokens, to check webhook signatures).
     pub secret_key: Option<Arc<SecretKey>>,
     /// `HEIMDELL_PUBLIC_URL`: webhook signatures are computed over it.

@@ -219,17 +219,12 @@ pub async fn call_status(
     finish(tx, recorded, StatusCode::NO_CONTENT.into_response()).await
 }
 
-#[derive(Deserialize)]
-pub struct VoiceQuery {
-    call: Option<String>,
-}
-
 /// `POST /webhooks/twilio/{tenant_id}/voice?call={call_id}`: the rep answered; TwiML connects
-/// the contact (after a consent notice when the call is recorded).
+/// the contact (after a consent notice when the call is recorded). The query is read only after
+/// the signature checks out; a call id that is missing, repeated or not ours hangs up politely.
 pub async fn voice(
     State(state): State<ApiState>,
     axum::extract::Path(tenant): axum::extract::Path<String>,
-    axum::extract::Query(q): axum::extract::Query<VoiceQuery>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
@@ -238,7 +233,14 @@ pub async fn voice(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let Some(call_id) = q.call.as_deref().and_then(|c| Uuid::parse_str(c).ok()) else {
+    let calls: Vec<String> = form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .filter(|(k, _)| k == "call")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    let Some(call_id) = (match calls.as_slice() {
+        [one] => Uuid::parse_str(one).ok(),
+        _ => None,
+    }) else {
         return twiml_response(twiml::say_and_hangup(
             "Sorry, this call cannot be connected. Goodbye.",
         ));
