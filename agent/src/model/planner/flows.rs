@@ -116,22 +116,49 @@ fn resolve(t: &Turn, subject: &Subject, want: &[EntityKind]) -> Result<Resolved,
             if kinds.is_empty() {
                 kinds = want.to_vec();
             }
-            find(t, name, &kinds)?.ok_or_else(|| say(reply::no_match(name, &kinds)))
+            find(t, name, &kinds)?.map_err(|closest| say(not_found(name, &kinds, &closest)))
         }
     }
 }
 
-/// The one record of these kinds a name means; None when nothing matches.
-fn find(t: &Turn, name: &Name, kinds: &[EntityKind]) -> Result<Option<Resolved>, Halt> {
+/// "Nothing matched", with the closest records offered as a question when there are any.
+fn not_found(name: &Name, kinds: &[EntityKind], closest: &[resolve::Candidate]) -> String {
+    if closest.is_empty() {
+        reply::no_match(name, kinds)
+    } else {
+        reply::closest(name, kinds, closest)
+    }
+}
+
+/// The one record of these kinds a name means; when nothing the user's words name came up,
+/// the closest records that did (best first; empty when nothing came up at all).
+fn find(
+    t: &Turn,
+    name: &Name,
+    kinds: &[EntityKind],
+) -> Result<Result<Resolved, Vec<resolve::Candidate>>, Halt> {
     let result = t.read("search", search_args(&name.query, kinds))?;
     let cands = resolve::candidates(&result, kinds, name.at_company.as_deref());
+    if cands.is_empty() && name.at_company.is_some() {
+        // "Jane at Acme Rockets" when no Jane works there: the Janes elsewhere are only close,
+        // unless the user picked one of them when they were offered.
+        let elsewhere = resolve::candidates(&result, kinds, None);
+        if let Some(c) = elsewhere.iter().find(|c| Some(c.entity()) == t.pinned) {
+            return Ok(Ok(Resolved {
+                r: c.entity(),
+                title: Some(c.title.clone()),
+            }));
+        }
+        return Ok(Err(resolve::closest(elsewhere, &name.query)));
+    }
     match resolve::choose(cands, &name.query, t.pinned) {
-        Choice::One(c) => Ok(Some(Resolved {
+        Choice::One(c) => Ok(Ok(Resolved {
             r: c.entity(),
             title: Some(c.title),
         })),
         Choice::Several(list) => Err(say(reply::which_one(name, kinds, &list))),
-        Choice::Nothing => Ok(None),
+        Choice::Closest(list) => Ok(Err(list)),
+        Choice::Nothing => Ok(Err(Vec::new())),
     }
 }
 
@@ -175,19 +202,21 @@ fn might_be_company(query: &str) -> bool {
 fn resolve_person(t: &Turn, subject: &Subject) -> Result<Resolved, Halt> {
     match subject {
         Subject::Named(name) if name.kinds == CONTACT && name.at_company.is_none() => {
-            if let Some(found) = find(t, name, CONTACT)? {
-                return Ok(found);
-            }
+            let people = match find(t, name, CONTACT)? {
+                Ok(found) => return Ok(found),
+                Err(closest) => closest,
+            };
             if !might_be_company(&name.query) {
-                return Err(say(reply::no_match(name, CONTACT)));
+                return Err(say(not_found(name, CONTACT, &people)));
             }
             let company = Name::new(&name.query, COMPANY);
-            find(t, &company, COMPANY)?.ok_or_else(|| {
-                say(reply::no_match(
-                    name,
-                    &[EntityKind::Contact, EntityKind::Company],
-                ))
-            })
+            let companies = match find(t, &company, COMPANY)? {
+                Ok(found) => return Ok(found),
+                Err(closest) => closest,
+            };
+            let both = [EntityKind::Contact, EntityKind::Company];
+            let closest = resolve::closest([people, companies].concat(), &name.query);
+            Err(say(not_found(name, &both, &closest)))
         }
         other => resolve(t, other, CONTACT),
     }

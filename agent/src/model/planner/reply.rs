@@ -304,6 +304,40 @@ pub fn no_match(name: &Name, kinds: &[EntityKind]) -> String {
     )
 }
 
+/// Nothing the user's words name, but these came close: say so, and offer them as a question
+/// (a number or a name picks one, as after [`which_one`]).
+pub fn closest(name: &Name, kinds: &[EntityKind], cands: &[Candidate]) -> String {
+    let at = name
+        .at_company
+        .as_deref()
+        .map(|c| format!(" at {c}"))
+        .unwrap_or_default();
+    let mut out = format!(
+        "I couldn't find a {} matching “{}”{at}, so I haven't done anything. The closest I found:\n",
+        kinds_word(kinds),
+        name.query
+    );
+    let listed = &cands[..cands.len().min(super::resolve::LIST_AT_MOST)];
+    for (k, c) in listed.iter().enumerate() {
+        out.push_str(&format!("{}. {} {}", k + 1, c.title, c.entity().marker()));
+        if kinds.len() > 1 {
+            out.push_str(&format!(" ({})", c.kind.as_str()));
+        }
+        if let Some(s) = c.subtitle.as_deref().filter(|s| !s.is_empty()) {
+            out.push_str(&format!(" — {s}"));
+        }
+        out.push('\n');
+    }
+    if listed.len() == 1 {
+        out.push_str("Did you mean that one? Reply “1” to use it, or give me the exact name.");
+    } else {
+        out.push_str(
+            "Did you mean one of these? Reply with its number, or give me the exact name.",
+        );
+    }
+    out
+}
+
 /// "Which deal do you mean?" when "it" could be several records of the conversation.
 pub fn which_referent(kinds: &[EntityKind]) -> String {
     match kinds {

@@ -711,3 +711,183 @@ fn call_jane_proposes_a_bridged_call() {
     assert!(text.contains("Call Jane Cooper"), "{text}");
     assert!(text.contains("approve it"), "{text}");
 }
+
+/// Issue 10: a deal named with a company the CRM does not have is not swapped for another
+/// company's deal of the same name; the closest ones are offered as a question, and a pick
+/// from that question completes the request.
+#[test]
+fn a_deal_of_another_company_is_offered_not_moved() {
+    let globex = id(50);
+    let ask = "mark the Acme Rockets Premium support contract deal won";
+    let found = results(vec![hit(
+        "deal",
+        globex,
+        "Globex – Premium support contract",
+        "Negotiation",
+    )]);
+    let mut chat = Chat::new(ask);
+    let first = chat.next();
+    assert_eq!(
+        only_call(&first),
+        (
+            "search".into(),
+            json!({"query": "Acme Rockets Premium support contract", "types": ["deal"]})
+        )
+    );
+    chat.answer(&first, std::slice::from_ref(&found));
+    let question = final_text(&chat.next());
+    assert!(
+        question
+            .contains("I couldn't find a deal matching “Acme Rockets Premium support contract”"),
+        "{question}"
+    );
+    assert!(
+        question.contains(&format!(
+            "Globex – Premium support contract [[deal:{globex}]]"
+        )),
+        "{question}"
+    );
+    assert!(question.contains("Did you mean"), "{question}");
+    assert!(!question.contains("Several"), "{question}");
+
+    // Picking the offered deal, by number or by name, completes the move.
+    for answer in ["1", "the first one", "Globex"] {
+        let mut chat = Chat::new(answer).after(ask, &question);
+        let first = chat.next();
+        assert_eq!(only_call(&first).0, "search", "{answer}");
+        chat.answer(&first, std::slice::from_ref(&found));
+        assert_eq!(
+            only_call(&chat.next()),
+            (
+                "move_deal_stage".into(),
+                json!({"deal_id": globex, "stage": "Won"})
+            ),
+            "{answer}"
+        );
+    }
+}
+
+/// Issue 10: "summarise the Prairie Energy – … deal" does not summarise another company's
+/// deal that shares the rest of the name; it reads nothing more and asks.
+#[test]
+fn a_summary_of_a_deal_that_does_not_exist_reads_no_other_deal() {
+    let (northwind, sunrise) = (id(51), id(52));
+    let mut chat = Chat::new("summarise the Prairie Energy – Data migration project deal");
+    let first = chat.next();
+    let (name, args) = only_call(&first);
+    assert_eq!(name, "search");
+    assert_eq!(args["types"], json!(["deal"]));
+    chat.answer(
+        &first,
+        &[results(vec![
+            hit(
+                "deal",
+                northwind,
+                "Northwind – Data migration project",
+                "Proposal",
+            ),
+            hit("deal", sunrise, "Sunrise – Data migration project", "Won"),
+        ])],
+    );
+    let text = final_text(&chat.next());
+    assert!(
+        text.contains("I couldn't find a deal matching “Prairie Energy – Data migration project”"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("[[deal:{northwind}]]"))
+            && text.contains(&format!("[[deal:{sunrise}]]")),
+        "{text}"
+    );
+    assert!(text.contains("Did you mean"), "{text}");
+}
+
+/// Names the user's words do match are still found at once, typos and all.
+#[test]
+fn genuine_matches_are_still_found_without_a_question() {
+    let cases: Vec<(&str, Value, Value)> = vec![
+        (
+            "move the Globex premium support deal to Proposal",
+            hit(
+                "deal",
+                id(60),
+                "Globex – Premium support contract",
+                "Negotiation",
+            ),
+            json!({"deal_id": id(60), "stage": "Proposal"}),
+        ),
+        (
+            "move the Acme deal to Proposal",
+            hit("deal", id(61), "Acme — 50 seats", "Qualified"),
+            json!({"deal_id": id(61), "stage": "Proposal"}),
+        ),
+        (
+            "summarise jane coo",
+            hit("contact", id(62), "Jane Cooper", "jane@acme.com · Acme"),
+            json!({"contact_id": id(62)}),
+        ),
+        (
+            "summarise Jane Coopr",
+            hit("contact", id(63), "Jane Cooper", "jane@acme.com · Acme"),
+            json!({"contact_id": id(63)}),
+        ),
+        (
+            "summarise jane@acme.com",
+            hit("contact", id(64), "Jane Cooper", "jane@acme.com · Acme"),
+            json!({"contact_id": id(64)}),
+        ),
+        (
+            "summarise +1 212 555 0101",
+            hit(
+                "contact",
+                id(65),
+                "Jane Cooper",
+                "jane@acme.com · +12125550101 · Acme",
+            ),
+            json!({"contact_id": id(65)}),
+        ),
+    ];
+    for (ask, row, want) in cases {
+        let mut chat = Chat::new(ask);
+        let first = chat.next();
+        assert_eq!(only_call(&first).0, "search", "{ask}");
+        chat.answer(&first, &[results(vec![row])]);
+        let next = chat.next();
+        assert_eq!(next.tool_calls.len(), 1, "{ask}: {next:?}");
+        assert_eq!(only_call(&next).1, want, "{ask}");
+    }
+}
+
+/// A person "at" a company they do not work for is not found; the people of that name
+/// elsewhere are only offered.
+#[test]
+fn a_person_at_the_wrong_company_is_offered_not_called() {
+    let jane = id(70);
+    let ask = "call Jane Cooper at Acme Rockets";
+    let found = results(vec![hit(
+        "contact",
+        jane,
+        "Jane Cooper",
+        "jane@globex.com · Globex",
+    )]);
+    let mut chat = Chat::new(ask);
+    let first = chat.next();
+    assert_eq!(only_call(&first).0, "search");
+    chat.answer(&first, std::slice::from_ref(&found));
+    let text = final_text(&chat.next());
+    assert!(
+        text.contains("I couldn't find a contact matching “Jane Cooper” at Acme Rockets"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("[[contact:{jane}]]")), "{text}");
+    assert!(text.contains("Did you mean"), "{text}");
+
+    // Picked, she is called after all.
+    let mut chat = Chat::new("1").after(ask, &text);
+    let first = chat.next();
+    chat.answer(&first, std::slice::from_ref(&found));
+    assert_eq!(
+        only_call(&chat.next()),
+        ("start_call".into(), json!({"contact_id": jane}))
+    );
+}
