@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::common::{Check, Ref, Targets, add_activity, check_refs, checked, name_of};
-use crate::domain::Text;
+use crate::domain::{Name, Text};
 use crate::error::ToolError;
 use crate::registry::{Ctx, Facts, Inspection, Tool, ToolKind};
 
@@ -60,7 +60,7 @@ pub struct LogActivityArgs {
 pub struct NewActivity {
     kind: ActivityKind,
     body: Text,
-    subject: Option<Text>,
+    subject: Option<Name>,
     targets: Targets,
     occurred_at: Option<DateTime<Utc>>,
 }
@@ -77,7 +77,7 @@ impl Tool for LogActivity {
     fn parse(_ctx: &Ctx, a: LogActivityArgs) -> Result<NewActivity, ToolError> {
         let mut c = Check::default();
         let body = c.text("body", &a.body, 10000);
-        let subject = c.opt_text("subject", a.subject.as_deref(), 200);
+        let subject = c.opt_name("subject", a.subject.as_deref(), 200);
         if a.contact_id.is_none() && a.company_id.is_none() && a.deal_id.is_none() {
             c.push(
                 "contact_id",
@@ -124,7 +124,7 @@ impl Tool for LogActivity {
     async fn run(conn: &mut PgConnection, ctx: &Ctx, n: NewActivity) -> Result<Value, ToolError> {
         refs(conn, &n.targets).await?;
         let at = n.occurred_at.unwrap_or(ctx.now);
-        let subject = n.subject.as_ref().map(Text::as_str);
+        let subject = n.subject.as_ref().map(Name::as_str);
         let id = add_activity(
             conn,
             ctx,

@@ -6,7 +6,7 @@ use serde_json::Value;
 use sqlx::{AssertSqlSafe, PgConnection};
 use uuid::Uuid;
 
-use crate::domain::Text;
+use crate::domain::{Name, Text};
 use crate::error::{FieldError, ToolError};
 use crate::registry::Ctx;
 
@@ -49,6 +49,20 @@ impl Check {
 
     pub fn opt_text(&mut self, field: &str, value: Option<&str>, max: usize) -> Option<Text> {
         self.opt(field, value, |s| Text::parse(s, max))
+    }
+
+    /// A name or one-line label (see [`Name`]).
+    pub fn name(&mut self, field: &str, value: &str, max: usize) -> Option<Name> {
+        self.req(field, value, |s| Name::parse(s, max))
+    }
+
+    pub fn opt_name(&mut self, field: &str, value: Option<&str>, max: usize) -> Option<Name> {
+        self.opt(field, value, |s| Name::parse(s, max))
+    }
+
+    /// Whether nothing was recorded so far.
+    pub fn is_clean(&self) -> bool {
+        self.errors.is_empty()
     }
 
     pub fn push(&mut self, field: &str, message: impl Into<String>) {

@@ -7,7 +7,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::common::{Check, Ref, check_refs, checked, foreign};
-use crate::domain::{Phone, Text};
+use crate::domain::{Name, Phone};
 use crate::error::ToolError;
 use crate::records;
 use crate::registry::{Ctx, Facts, Inspection, Tool, ToolKind};
@@ -33,9 +33,9 @@ pub struct CreateCompanyArgs {
 }
 
 pub struct NewCompany {
-    name: Text,
+    name: Name,
     domain: Option<String>,
-    industry: Option<Text>,
+    industry: Option<Name>,
     phone: Option<Phone>,
     owner_id: Uuid,
 }
@@ -76,9 +76,9 @@ impl Tool for CreateCompany {
 
     fn parse(ctx: &Ctx, a: CreateCompanyArgs) -> Result<NewCompany, ToolError> {
         let mut c = Check::default();
-        let name = c.text("name", &a.name, 200);
+        let name = c.name("name", &a.name, 200);
         let domain = c.opt("domain", a.domain.as_deref(), parse_domain);
-        let industry = c.opt_text("industry", a.industry.as_deref(), 100);
+        let industry = c.opt_name("industry", a.industry.as_deref(), 100);
         let phone = c.opt("phone", a.phone.as_deref(), |s| {
             Phone::parse(s, ctx.country)
         });
@@ -132,7 +132,7 @@ impl Tool for CreateCompany {
         )
         .bind(n.name.as_str())
         .bind(n.domain.as_deref())
-        .bind(n.industry.as_ref().map(Text::as_str))
+        .bind(n.industry.as_ref().map(Name::as_str))
         .bind(n.phone.as_ref().map(Phone::as_str))
         .bind(n.owner_id)
         .bind(ctx.actor.user_id)

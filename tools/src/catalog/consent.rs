@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::common::{Check, Ref, checked, foreign, name_of, owner_of};
-use crate::domain::{LawfulBasis, Text};
+use crate::domain::{LawfulBasis, Name, Text};
 use crate::error::ToolError;
 use crate::outreach::consent::{self, ConsentChange, ConsentChannel, ConsentStatus};
 use crate::records;
@@ -38,7 +38,7 @@ pub struct NewConsent {
     contact_id: Uuid,
     channel: ConsentChannel,
     status: ConsentStatus,
-    source: Text,
+    source: Name,
     lawful_basis: Option<LawfulBasis>,
     note: Option<Text>,
 }
@@ -54,7 +54,7 @@ impl Tool for RecordConsent {
 
     fn parse(_ctx: &Ctx, a: RecordConsentArgs) -> Result<NewConsent, ToolError> {
         let mut c = Check::default();
-        let source = c.text("source", &a.source, 200);
+        let source = c.name("source", &a.source, 200);
         let note = c.opt_text("note", a.note.as_deref(), 2000);
         c.finish()?;
         Ok(NewConsent {

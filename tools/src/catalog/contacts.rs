@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::common::{Check, Ref, check_refs, checked, foreign, owner_of, record_change};
-use crate::domain::{Email, LawfulBasis, Phone, ReasonCode, Text, TimeZone};
+use crate::domain::{Email, LawfulBasis, Name, Phone, ReasonCode, TimeZone};
 use crate::error::ToolError;
 use crate::outreach::consent::{self, ConsentChange, ConsentChannel};
 use crate::records;
@@ -52,11 +52,11 @@ pub struct CreateContactArgs {
 }
 
 pub struct NewContact {
-    first_name: Text,
-    last_name: Option<Text>,
+    first_name: Name,
+    last_name: Option<Name>,
     email: Option<Email>,
     phone: Option<Phone>,
-    title: Option<Text>,
+    title: Option<Name>,
     company_id: Option<Uuid>,
     owner_id: Uuid,
     timezone: Option<TimeZone>,
@@ -85,13 +85,13 @@ impl Tool for CreateContact {
 
     fn parse(ctx: &Ctx, a: CreateContactArgs) -> Result<NewContact, ToolError> {
         let mut c = Check::default();
-        let first_name = c.text("first_name", &a.first_name, 100);
-        let last_name = c.opt_text("last_name", a.last_name.as_deref(), 100);
+        let first_name = c.name("first_name", &a.first_name, 100);
+        let last_name = c.opt_name("last_name", a.last_name.as_deref(), 100);
         let email = c.opt("email", a.email.as_deref(), Email::parse);
         let phone = c.opt("phone", a.phone.as_deref(), |s| {
             Phone::parse(s, ctx.country)
         });
-        let title = c.opt_text("title", a.title.as_deref(), 200);
+        let title = c.opt_name("title", a.title.as_deref(), 200);
         let timezone = c.opt("timezone", a.timezone.as_deref(), TimeZone::parse);
         c.finish()?;
         Ok(NewContact {
@@ -169,10 +169,10 @@ impl Tool for CreateContact {
              RETURNING id",
         )
         .bind(n.first_name.as_str())
-        .bind(n.last_name.as_ref().map(Text::as_str).unwrap_or(""))
+        .bind(n.last_name.as_ref().map(Name::as_str).unwrap_or(""))
         .bind(n.email.as_ref().map(Email::as_str))
         .bind(n.phone.as_ref().map(Phone::as_str))
-        .bind(n.title.as_ref().map(Text::as_str))
+        .bind(n.title.as_ref().map(Name::as_str))
         .bind(n.company_id)
         .bind(n.owner_id)
         .bind(n.timezone.map(|t| t.name()))
@@ -249,6 +249,30 @@ pub struct ContactUpdate {
     reason: Option<ReasonCode>,
 }
 
+impl ContactUpdate {
+    /// The new id of a reference column, if the update sets it.
+    fn new_id(&self, field: &str) -> Option<Uuid> {
+        self.changes.iter().find_map(|(f, v)| match v {
+            NewValue::Id(id) if *f == field => Some(*id),
+            _ => None,
+        })
+    }
+
+    /// Checks that the company and owner the update points to exist in this workspace: at
+    /// proposal, so an id that was made up (or belongs to another workspace, which looks the
+    /// same) is refused then, and again when it runs.
+    async fn check_refs(&self, conn: &mut PgConnection) -> Result<(), ToolError> {
+        check_refs(
+            conn,
+            &[
+                ("company_id", Ref::Company, self.new_id("company_id")),
+                ("owner_id", Ref::User, self.new_id("owner_id")),
+            ],
+        )
+        .await
+    }
+}
+
 fn clearable<T>(
     c: &mut Check,
     field: &str,
@@ -274,15 +298,15 @@ impl Tool for UpdateContact {
     fn parse(ctx: &Ctx, a: UpdateContactArgs) -> Result<ContactUpdate, ToolError> {
         let mut c = Check::default();
         let mut changes: Vec<(&'static str, NewValue)> = Vec::new();
-        if let Some(t) = c.opt_text("first_name", a.first_name.as_deref(), 100) {
+        if let Some(t) = c.opt_name("first_name", a.first_name.as_deref(), 100) {
             changes.push(("first_name", NewValue::Text(Some(t.into_string()))));
         }
-        if let Some(v) = a.last_name.as_deref() {
-            let v = v.trim();
-            if v.chars().count() > 100 {
-                c.push("last_name", "must be at most 100 characters");
-            }
-            changes.push(("last_name", NewValue::Text(Some(v.to_string()))));
+        // The column is never null: an empty last name is stored as "".
+        if let Some(v) = clearable(&mut c, "last_name", a.last_name.as_deref(), |s| {
+            Name::parse(s, 100)
+        }) {
+            let v = v.map(Name::into_string).unwrap_or_default();
+            changes.push(("last_name", NewValue::Text(Some(v))));
         }
         if let Some(v) = clearable(&mut c, "email", a.email.as_deref(), Email::parse) {
             changes.push(("email", NewValue::Text(v.map(|e| e.as_str().to_string()))));
@@ -292,8 +316,8 @@ impl Tool for UpdateContact {
         }) {
             changes.push(("phone", NewValue::Text(v.map(|p| p.as_str().to_string()))));
         }
-        if let Some(v) = clearable(&mut c, "title", a.title.as_deref(), |s| Text::parse(s, 200)) {
-            changes.push(("title", NewValue::Text(v.map(Text::into_string))));
+        if let Some(v) = clearable(&mut c, "title", a.title.as_deref(), |s| Name::parse(s, 200)) {
+            changes.push(("title", NewValue::Text(v.map(Name::into_string))));
         }
         if let Some(v) = clearable(&mut c, "timezone", a.timezone.as_deref(), TimeZone::parse) {
             changes.push(("timezone", NewValue::Text(v.map(|t| t.name().to_string()))));
@@ -318,7 +342,8 @@ impl Tool for UpdateContact {
             }
         }
         let reason = c.opt("reason_code", a.reason_code.as_deref(), ReasonCode::parse);
-        if changes.is_empty() {
+        // A field given but refused is named; "nothing to change" would only mislead.
+        if changes.is_empty() && c.is_clean() {
             c.push("", "give at least one field to change");
         }
         c.finish()?;
@@ -336,6 +361,7 @@ impl Tool for UpdateContact {
         u: &ContactUpdate,
     ) -> Result<Inspection, ToolError> {
         let owner = owner_of(conn, Ref::Contact, u.contact_id).await?;
+        u.check_refs(conn).await?;
         let name = super::common::name_of(conn, Ref::Contact, u.contact_id).await?;
         let fields: Vec<String> = u
             .changes
@@ -361,22 +387,7 @@ impl Tool for UpdateContact {
     }
 
     async fn run(conn: &mut PgConnection, ctx: &Ctx, u: ContactUpdate) -> Result<Value, ToolError> {
-        let company = u.changes.iter().find_map(|(f, v)| match v {
-            NewValue::Id(id) if *f == "company_id" => Some(*id),
-            _ => None,
-        });
-        let owner = u.changes.iter().find_map(|(f, v)| match v {
-            NewValue::Id(id) if *f == "owner_id" => Some(*id),
-            _ => None,
-        });
-        check_refs(
-            conn,
-            &[
-                ("company_id", Ref::Company, company),
-                ("owner_id", Ref::User, owner),
-            ],
-        )
-        .await?;
+        u.check_refs(conn).await?;
         // Lock the row so the version check and the update see the same state.
         let current: Option<(Value, i32)> = sqlx::query_as(
             "SELECT to_jsonb(c) - 'search_text', version FROM contacts c WHERE id = $1 FOR UPDATE",

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::common::{
     Check, Ref, Targets, add_activity, check_refs, checked, foreign, owner_of, record_change,
 };
-use crate::domain::{Currency, ReasonCode, Text};
+use crate::domain::{Currency, Name, ReasonCode, Text};
 use crate::error::ToolError;
 use crate::records;
 use crate::registry::{Ctx, Facts, Inspection, Tool, ToolKind};
@@ -158,7 +158,7 @@ pub struct CreateDealArgs {
 }
 
 pub struct NewDeal {
-    name: Text,
+    name: Name,
     company_id: Option<Uuid>,
     contact_id: Option<Uuid>,
     pipeline_id: Option<Uuid>,
@@ -206,7 +206,8 @@ async fn check_refs_pipeline(conn: &mut PgConnection, id: Uuid) -> Result<(), To
     } else {
         Err(ToolError::field(
             "pipeline_id",
-            format!("no pipeline with id {id}"),
+            // Like `check_refs`: another workspace's id reads as a made-up one.
+            "no pipeline with that id",
         ))
     }
 }
@@ -220,7 +221,8 @@ impl Tool for CreateDeal {
 
     fn parse(ctx: &Ctx, a: CreateDealArgs) -> Result<NewDeal, ToolError> {
         let mut c = Check::default();
-        let name = c.text("name", &a.name, 200);
+        let name = c.name("name", &a.name, 200);
+        let stage = c.opt_name("stage", a.stage.as_deref(), 100);
         let currency = c.req(
             "currency",
             a.currency.as_deref().unwrap_or("USD"),
@@ -240,7 +242,7 @@ impl Tool for CreateDeal {
             company_id: a.company_id,
             contact_id: a.contact_id,
             pipeline_id: a.pipeline_id,
-            stage: a.stage,
+            stage: stage.map(Name::into_string),
             value_minor,
             currency: checked(currency),
             owner_id: a.owner_id.unwrap_or(ctx.actor.user_id),
@@ -370,7 +372,7 @@ impl Tool for MoveDealStage {
 
     fn parse(_ctx: &Ctx, a: MoveDealStageArgs) -> Result<StageMove, ToolError> {
         let mut c = Check::default();
-        let stage = c.text("stage", &a.stage, 100);
+        let stage = c.name("stage", &a.stage, 100);
         let reason = c.opt("reason_code", a.reason_code.as_deref(), ReasonCode::parse);
         let note = c.opt_text("note", a.note.as_deref(), 2000);
         c.finish()?;

@@ -168,4 +168,163 @@ mod tests {
                 .is_err()
         );
     }
+
+    fn ctx() -> crate::registry::Ctx {
+        crate::registry::Ctx {
+            actor: crate::registry::Actor {
+                tenant_id: uuid::Uuid::now_v7(),
+                user_id: uuid::Uuid::now_v7(),
+                role: crate::domain::Role::Rep,
+            },
+            now: chrono::Utc::now(),
+            tz: chrono_tz::UTC,
+            country: crate::domain::Country::parse("US").unwrap(),
+            action_id: None,
+        }
+    }
+
+    /// The field errors `T::parse` answers `args` with (none when it accepts them).
+    fn parse_errors<T: crate::registry::Tool>(args: serde_json::Value) -> Vec<(String, String)> {
+        let wire: T::Args = serde_json::from_value(args).expect("args fit the wire type");
+        match T::parse(&ctx(), wire) {
+            Ok(_) => Vec::new(),
+            Err(crate::ToolError::InvalidArguments(fields)) => {
+                fields.into_iter().map(|f| (f.field, f.message)).collect()
+            }
+            Err(e) => panic!("{}: unexpected error {e}", T::NAME),
+        }
+    }
+
+    fn invisible(field: &str, c: &str) -> Vec<(String, String)> {
+        vec![(
+            field.to_string(),
+            format!("must not contain control or invisible formatting characters ({c})"),
+        )]
+    }
+
+    #[test]
+    fn names_refuse_line_breaks_bidi_overrides_and_zero_width_characters_in_every_tool() {
+        use serde_json::json;
+        let id = "0190c0de-0000-7000-8000-000000000001";
+        assert_eq!(
+            parse_errors::<CreateContact>(json!({"first_name": "Jane\u{202E}eoD"})),
+            invisible("first_name", "U+202E")
+        );
+        assert_eq!(
+            parse_errors::<CreateContact>(
+                json!({"first_name": "Jane", "last_name": "Doe\nJohn Smith"})
+            ),
+            invisible("last_name", "U+000A")
+        );
+        assert_eq!(
+            parse_errors::<CreateContact>(json!({"first_name": "Jane", "title": "C\u{200B}EO"})),
+            invisible("title", "U+200B")
+        );
+        assert_eq!(
+            parse_errors::<UpdateContact>(json!({"contact_id": id, "first_name": "Ja\rne"})),
+            invisible("first_name", "U+000D")
+        );
+        assert_eq!(
+            parse_errors::<UpdateContact>(json!({"contact_id": id, "last_name": "\u{2066}Doe"})),
+            invisible("last_name", "U+2066")
+        );
+        assert_eq!(
+            parse_errors::<UpdateContact>(json!({"contact_id": id, "title": "V\u{0}P"})),
+            invisible("title", "U+0000")
+        );
+        // An empty last name still clears it; an ordinary one is still taken.
+        assert!(
+            parse_errors::<UpdateContact>(json!({"contact_id": id, "last_name": ""})).is_empty()
+        );
+        assert!(
+            parse_errors::<UpdateContact>(json!({"contact_id": id, "last_name": "Ñúñez-O'Brien"}))
+                .is_empty()
+        );
+        assert_eq!(
+            parse_errors::<CreateCompany>(json!({"name": "Acme\u{FEFF}Corp"})),
+            invisible("name", "U+FEFF")
+        );
+        assert_eq!(
+            parse_errors::<CreateCompany>(json!({"name": "Acme", "industry": "Saa\tS"})),
+            invisible("industry", "U+0009")
+        );
+        assert_eq!(
+            parse_errors::<CreateDeal>(json!({"name": "Big\u{202B} deal"})),
+            invisible("name", "U+202B")
+        );
+        assert_eq!(
+            parse_errors::<CreateDeal>(json!({"name": "Big deal", "stage": "Lead\u{0}"})),
+            invisible("stage", "U+0000")
+        );
+        assert_eq!(
+            parse_errors::<MoveDealStage>(json!({"deal_id": id, "stage": "Won\u{200E}"})),
+            invisible("stage", "U+200E")
+        );
+        assert_eq!(
+            parse_errors::<CreateTask>(json!({"title": "Call Jane\nCall Bob"})),
+            invisible("title", "U+000A")
+        );
+        assert_eq!(
+            parse_errors::<LogActivity>(
+                json!({"kind": "note", "body": "ok", "subject": "Hi\u{202D}", "contact_id": id})
+            ),
+            invisible("subject", "U+202D")
+        );
+        assert_eq!(
+            parse_errors::<CreateSmsTemplate>(json!({"name": "Late\u{2060}", "body": "Hi"})),
+            invisible("name", "U+2060")
+        );
+        assert_eq!(
+            parse_errors::<RecordConsent>(json!({"contact_id": id, "channel": "sms",
+                "status": "granted", "source": "web\u{061C}form"})),
+            invisible("source", "U+061C")
+        );
+    }
+
+    #[test]
+    fn free_text_keeps_line_breaks_and_tabs_but_refuses_nul() {
+        use serde_json::json;
+        let id = "0190c0de-0000-7000-8000-000000000001";
+        let nul = |field: &str| {
+            vec![(
+                field.to_string(),
+                "must not contain control characters (U+0000)".to_string(),
+            )]
+        };
+        assert!(
+            parse_errors::<LogActivity>(
+                json!({"kind": "note", "body": "Wants pricing:\r\n\t- 50 seats\n\t- SSO", "contact_id": id})
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            parse_errors::<LogActivity>(
+                json!({"kind": "note", "body": "a\u{0}b", "contact_id": id})
+            ),
+            nul("body")
+        );
+        assert_eq!(
+            parse_errors::<CreateTask>(json!({"title": "Call", "notes": "x\u{0}"})),
+            nul("notes")
+        );
+        assert_eq!(
+            parse_errors::<SendSms>(json!({"contact_id": id, "body": "Hi\u{0}"})),
+            nul("body")
+        );
+        assert_eq!(
+            parse_errors::<MoveDealStage>(json!({"deal_id": id, "stage": "Won", "note": "\u{0}x"})),
+            nul("note")
+        );
+        assert_eq!(
+            parse_errors::<SetCallDisposition>(
+                json!({"call_id": id, "disposition": "busy", "note": "x\u{0}"})
+            ),
+            nul("note")
+        );
+        assert_eq!(
+            parse_errors::<RecordConsent>(json!({"contact_id": id, "channel": "sms",
+                "status": "granted", "source": "web form", "note": "\u{0}"})),
+            nul("note")
+        );
+    }
 }

@@ -12,7 +12,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::common::{Check, Targets, add_activity, checked, local_time};
-use crate::domain::Text;
+use crate::domain::{Name, Text};
 use crate::error::ToolError;
 use crate::outreach::render::{self, FIELDS, MAX_BODY};
 use crate::outreach::{
@@ -97,7 +97,7 @@ async fn template_body(conn: &mut PgConnection, id: Uuid) -> Result<String, Tool
         .bind(id)
         .fetch_optional(conn)
         .await?;
-    body.ok_or_else(|| ToolError::field("template_id", format!("no SMS template with id {id}")))
+    body.ok_or_else(|| ToolError::field("template_id", "no SMS template with that id"))
 }
 
 async fn compose(conn: &mut PgConnection, ctx: &Ctx, i: &SmsInput) -> Result<Composed, ToolError> {
@@ -349,7 +349,7 @@ pub struct CreateSmsTemplateArgs {
 }
 
 pub struct NewTemplate {
-    name: Text,
+    name: Name,
     body: Text,
     fields: Vec<&'static str>,
 }
@@ -374,7 +374,7 @@ impl Tool for CreateSmsTemplate {
 
     fn parse(_ctx: &Ctx, a: CreateSmsTemplateArgs) -> Result<NewTemplate, ToolError> {
         let mut c = Check::default();
-        let name = c.text("name", &a.name, 100);
+        let name = c.name("name", &a.name, 100);
         let body = c.text("body", &a.body, MAX_BODY);
         let fields = body
             .as_ref()

@@ -11,7 +11,7 @@ use super::common::{
     Check, Ref, Targets, add_activity, check_refs, checked, foreign, local_time, name_of, owner_of,
     today,
 };
-use crate::domain::Text;
+use crate::domain::{Name, Text};
 use crate::error::ToolError;
 use crate::records::{self, TaskFilter};
 use crate::registry::{Ctx, Facts, Inspection, Tool, ToolKind};
@@ -173,7 +173,7 @@ pub struct CreateTaskArgs {
 }
 
 pub struct NewTask {
-    title: Text,
+    title: Name,
     due_at: Option<DateTime<Utc>>,
     notes: Option<Text>,
     owner_id: Uuid,
@@ -206,7 +206,7 @@ impl Tool for CreateTask {
 
     fn parse(ctx: &Ctx, a: CreateTaskArgs) -> Result<NewTask, ToolError> {
         let mut c = Check::default();
-        let title = c.text("title", &a.title, 300);
+        let title = c.name("title", &a.title, 300);
         let notes = c.opt_text("notes", a.notes.as_deref(), 5000);
         c.finish()?;
         Ok(NewTask {

@@ -3,23 +3,23 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Trimmed, non-empty text of at most `max` characters, with no control characters but newlines.
+/// Free text (notes, bodies, descriptions): trimmed, non-empty, at most `max` characters. Line
+/// breaks and tabs are kept; every other control character is refused, NUL above all (Postgres
+/// `text` cannot hold U+0000, so letting one through would fail only when stored).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Text(String);
 
 impl Text {
     pub fn parse(input: &str, max: usize) -> Result<Text, String> {
-        let s = input.trim();
-        if s.is_empty() {
-            return Err("must not be empty".into());
-        }
-        if s.chars().count() > max {
-            return Err(format!("must be at most {max} characters"));
-        }
-        if s.chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+        let s = bounded(input, max)?;
+        if let Some(c) = s
+            .chars()
+            .find(|&c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
         {
-            return Err("must not contain control characters".into());
+            return Err(format!(
+                "must not contain control characters ({})",
+                code_point(c)
+            ));
         }
         Ok(Text(s.to_string()))
     }
@@ -37,6 +37,82 @@ impl fmt::Display for Text {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// A name or a one-line label (a person's name, a company, deal or stage name, a task title, a
+/// job title, a headline): trimmed, non-empty, at most `max` characters, on one line, and
+/// showing exactly what it holds. Control characters (line breaks and tabs included) are
+/// refused, and so are the invisible formatting characters that change how the text around
+/// them is shown without showing themselves: bidirectional overrides, embeddings and isolates,
+/// zero-width characters and the like. With any of them one record could pass for another in a
+/// list or on an approval card (`Jane\u{202E}…` displayed reversed, a second line that looks
+/// like the next row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name(String);
+
+impl Name {
+    pub fn parse(input: &str, max: usize) -> Result<Name, String> {
+        let s = bounded(input, max)?;
+        if let Some(c) = s
+            .chars()
+            .find(|&c| c.is_control() || is_invisible_format(c))
+        {
+            return Err(format!(
+                "must not contain control or invisible formatting characters ({})",
+                code_point(c)
+            ));
+        }
+        Ok(Name(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The input trimmed, if it is not empty and at most `max` characters.
+fn bounded(input: &str, max: usize) -> Result<&str, String> {
+    let s = input.trim();
+    if s.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if s.chars().count() > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    Ok(s)
+}
+
+/// Characters that are not shown but change how the text around them is shown or broken into
+/// lines: the Arabic letter mark, the Mongolian vowel separator, zero-width space / non-joiner /
+/// joiner, the left-to-right and right-to-left marks, the line and paragraph separators, the
+/// bidirectional embeddings and overrides, the word joiner and invisible operators, the
+/// bidirectional isolates, and the zero-width no-break space (byte order mark).
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
+}
+
+/// `U+202E`, for messages: the character itself would be invisible or break the line.
+fn code_point(c: char) -> String {
+    format!("U+{:04X}", u32::from(c))
 }
 
 /// An ISO 4217 currency code from the set Heimdell formats amounts for.
@@ -212,6 +288,61 @@ mod tests {
         assert!(Text::parse("   ", 10).is_err());
         assert!(Text::parse("abcdef", 5).is_err());
         assert!(Text::parse("a\u{0}b", 5).is_err());
+    }
+
+    #[test]
+    fn free_text_keeps_line_breaks_and_tabs_but_never_nul() {
+        assert_eq!(
+            Text::parse("line one\r\nline\ttwo", 50).unwrap().as_str(),
+            "line one\r\nline\ttwo"
+        );
+        assert_eq!(
+            Text::parse("a\u{0}b", 5).unwrap_err(),
+            "must not contain control characters (U+0000)"
+        );
+        assert!(Text::parse("bell\u{7}", 10).is_err());
+    }
+
+    #[test]
+    fn names_refuse_control_and_invisible_formatting_characters() {
+        assert_eq!(Name::parse("  Jane ", 10).unwrap().as_str(), "Jane");
+        // Letters of any script, accents, apostrophes, hyphens and emoji are names.
+        for ok in [
+            "José Ñúñez",
+            "O'Brien-Smith",
+            "محمد",
+            "李小龍",
+            "Zoë 🙂",
+            "Acme, Inc.",
+        ] {
+            assert!(Name::parse(ok, 100).is_ok(), "{ok:?}");
+        }
+        for (bad, shown) in [
+            ("Jane\nDoe", "U+000A"),
+            ("Ja\rne", "U+000D"),
+            ("Jane\tDoe", "U+0009"),
+            ("Ja\u{0}ne", "U+0000"),
+            ("Ja\u{85}ne", "U+0085"),
+            ("Jane\u{202E}eoD", "U+202E"),
+            ("Ja\u{200B}ne", "U+200B"),
+            ("Jane\u{200F}", "U+200F"),
+            ("\u{202A}Jane", "U+202A"),
+            ("Jane\u{2066}x\u{2069}", "U+2066"),
+            ("Ja\u{2060}ne", "U+2060"),
+            ("Ja\u{2064}ne", "U+2064"),
+            ("\u{FEFF}Jane", "U+FEFF"),
+            ("Jane\u{061C}", "U+061C"),
+            ("Jane\u{180E}", "U+180E"),
+            ("Jane\u{2028}Doe", "U+2028"),
+        ] {
+            assert_eq!(
+                Name::parse(bad, 100).unwrap_err(),
+                format!("must not contain control or invisible formatting characters ({shown})"),
+                "{bad:?}"
+            );
+        }
+        assert!(Name::parse(" \t ", 10).is_err());
+        assert!(Name::parse("abcdef", 5).is_err());
     }
 
     #[test]
