@@ -2,9 +2,10 @@
 
 use chrono::{Duration, Utc};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
+use uuid::Uuid;
 
-use crate::harness::{TestApp, error_fields};
+use crate::harness::{Member, TestApp, error_code, error_fields};
 
 #[tokio::test]
 async fn contacts_are_validated_normalised_and_found_fuzzily() {
@@ -281,4 +282,273 @@ async fn won_and_lost_find_the_pipelines_own_closing_stages_and_still_need_a_man
         p["preview"],
         "Move deal “Acme renewal” from Closed Won to Closed Lost"
     );
+}
+
+/// Proposes `args` and expects a 400 `invalid_arguments`; returns the error body.
+async fn refused(app: &TestApp, who: &Member, tool: &str, args: Value) -> Value {
+    let (status, v) = app.propose(who, tool, args.clone()).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "{tool} {args} must be refused at proposal: {v}"
+    );
+    assert_eq!(error_code(&v), "invalid_arguments", "{v}");
+    v
+}
+
+/// The (field, message) pairs of an error's details.
+fn details(v: &Value) -> Vec<(String, String)> {
+    v["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["field"].as_str().unwrap().to_string(),
+                d["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+async fn pending_actions(app: &TestApp, tenant: Uuid) -> i64 {
+    let mut tx = app.tenant_conn(tenant).await;
+    sqlx::query_scalar("SELECT count(*) FROM proposed_actions WHERE status = 'pending'")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn references_to_another_workspace_or_to_nothing_are_refused_at_proposal_alike() {
+    let app = TestApp::spawn().await;
+    let a = app.tenant("Acme").await;
+    let b = app.tenant("Globex").await;
+    let jane = app
+        .run(&a.rep, "create_contact", json!({"first_name": "Jane"}))
+        .await;
+    let jane = jane["contact"]["id"].as_str().unwrap().to_string();
+    let globex_co = app
+        .run(&b.rep, "create_company", json!({"name": "Globex Corp"}))
+        .await;
+    let globex_co = globex_co["company"]["id"].as_str().unwrap().to_string();
+    let globex_contact = app
+        .run(&b.rep, "create_contact", json!({"first_name": "Hank"}))
+        .await;
+    let globex_contact = globex_contact["contact"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let globex_deal = app
+        .run(&b.rep, "create_deal", json!({"name": "Globex deal"}))
+        .await;
+    let globex_deal = globex_deal["deal"]["id"].as_str().unwrap().to_string();
+    let globex_rep = b.rep.id.to_string();
+    let made_up = Uuid::now_v7().to_string();
+
+    // (tool, the other arguments, the reference field, what it names, another workspace's id)
+    let cases = [
+        (
+            "update_contact",
+            json!({"contact_id": jane}),
+            "company_id",
+            "company",
+            &globex_co,
+        ),
+        (
+            "update_contact",
+            json!({"contact_id": jane}),
+            "owner_id",
+            "user",
+            &globex_rep,
+        ),
+        (
+            "create_contact",
+            json!({"first_name": "Ann"}),
+            "company_id",
+            "company",
+            &globex_co,
+        ),
+        (
+            "create_contact",
+            json!({"first_name": "Ann"}),
+            "owner_id",
+            "user",
+            &globex_rep,
+        ),
+        (
+            "create_company",
+            json!({"name": "Initech"}),
+            "owner_id",
+            "user",
+            &globex_rep,
+        ),
+        (
+            "create_deal",
+            json!({"name": "Deal"}),
+            "company_id",
+            "company",
+            &globex_co,
+        ),
+        (
+            "create_deal",
+            json!({"name": "Deal"}),
+            "contact_id",
+            "contact",
+            &globex_contact,
+        ),
+        (
+            "create_task",
+            json!({"title": "Call"}),
+            "deal_id",
+            "deal",
+            &globex_deal,
+        ),
+        (
+            "log_activity",
+            json!({"kind": "note", "body": "Hi"}),
+            "company_id",
+            "company",
+            &globex_co,
+        ),
+    ];
+    let with = |base: &Value, field: &str, id: &str| {
+        let mut args = base.clone();
+        args[field] = json!(id);
+        args
+    };
+    for (tool, base, field, entity, foreign) in &cases {
+        let theirs = refused(&app, &a.rep, tool, with(base, field, foreign)).await;
+        assert_eq!(
+            details(&theirs),
+            vec![(field.to_string(), format!("no {entity} with that id"))],
+            "{tool}: {theirs}"
+        );
+        assert!(
+            !theirs.to_string().contains(foreign.as_str()),
+            "{tool}: the answer must not repeat the id: {theirs}"
+        );
+        // Another workspace's id and a made-up one get the very same answer.
+        let nobodys = refused(&app, &a.rep, tool, with(base, field, &made_up)).await;
+        assert_eq!(theirs, nobodys, "{tool} {field}");
+    }
+    assert_eq!(pending_actions(&app, a.id).await, 0, "nothing was proposed");
+
+    // A reference that exists is still fine.
+    let acme_co = app
+        .run(&a.rep, "create_company", json!({"name": "Acme Corp"}))
+        .await;
+    let acme_co = acme_co["company"]["id"].as_str().unwrap();
+    let (status, p) = app
+        .propose(
+            &a.rep,
+            "update_contact",
+            json!({"contact_id": jane, "company_id": acme_co}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+}
+
+#[tokio::test]
+async fn names_that_could_pass_for_another_record_are_refused_with_the_field_and_reason() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("Acme").await;
+    let jane = app
+        .run(
+            &t.rep,
+            "create_contact",
+            json!({"first_name": "Jane", "last_name": "Cooper"}),
+        )
+        .await;
+    let jane = jane["contact"]["id"].as_str().unwrap().to_string();
+    let why =
+        |c: &str| format!("must not contain control or invisible formatting characters ({c})");
+    let cases = [
+        (
+            "create_contact",
+            json!({"first_name": "Jane\u{202E}repooC", "last_name": "x"}),
+            "first_name",
+            "U+202E",
+        ),
+        (
+            "create_contact",
+            json!({"first_name": "Jane", "last_name": "Cooper\r\nJane Cooper (CEO)"}),
+            "last_name",
+            "U+000D",
+        ),
+        (
+            "update_contact",
+            json!({"contact_id": jane, "last_name": "Coo\u{200B}per"}),
+            "last_name",
+            "U+200B",
+        ),
+        (
+            "update_contact",
+            json!({"contact_id": jane, "first_name": "Ja\tne"}),
+            "first_name",
+            "U+0009",
+        ),
+        (
+            "create_company",
+            json!({"name": "\u{2067}Acme\u{2069}"}),
+            "name",
+            "U+2067",
+        ),
+        (
+            "create_deal",
+            json!({"name": "Acme\u{FEFF} renewal"}),
+            "name",
+            "U+FEFF",
+        ),
+        (
+            "create_task",
+            json!({"title": "Call Jane\nCall Bob"}),
+            "title",
+            "U+000A",
+        ),
+    ];
+    for (tool, args, field, code) in cases {
+        let v = refused(&app, &t.rep, tool, args).await;
+        assert_eq!(details(&v), vec![(field.to_string(), why(code))], "{tool}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("{field}: {}", why(code))),
+            "{tool}: {message}"
+        );
+    }
+    // Free text keeps its line breaks but never a NUL, which Postgres could not store: a 400
+    // naming the field (whichever layer sees it first), not a 500.
+    for (tool, args, field) in [
+        (
+            "log_activity",
+            json!({"kind": "note", "body": "Wants\u{0} pricing", "contact_id": jane}),
+            "body",
+        ),
+        ("create_task", json!({"title": "Call\u{0} Jane"}), "title"),
+    ] {
+        let v = refused(&app, &t.rep, tool, args).await;
+        let named = details(&v);
+        assert!(
+            named.len() == 1 && named[0].0.ends_with(field) && named[0].1.contains("U+0000"),
+            "{tool}: {v}"
+        );
+    }
+    let logged = app
+        .run(
+            &t.rep,
+            "log_activity",
+            json!({"kind": "note", "body": "Wants pricing:\n\t- 50 seats", "contact_id": jane}),
+        )
+        .await;
+    assert!(logged["activity_id"].is_string(), "{logged}");
+    assert_eq!(pending_actions(&app, t.id).await, 0);
+    // Ordinary names of any script still go through.
+    let c = app
+        .run(
+            &t.rep,
+            "create_contact",
+            json!({"first_name": "Zoë", "last_name": "Ñúñez-O'Brien 李"}),
+        )
+        .await;
+    assert_eq!(c["contact"]["last_name"], "Ñúñez-O'Brien 李", "{c}");
 }

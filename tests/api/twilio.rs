@@ -1193,3 +1193,150 @@ async fn an_inbound_text_marks_the_contacts_open_deal_as_active_so_it_is_no_long
     assert_eq!(status, StatusCode::OK, "{after}");
     assert!(!stale(&after), "{after}");
 }
+
+#[tokio::test]
+async fn a_signed_text_carrying_nul_characters_is_recorded_without_them_not_retried_for_ever() {
+    let Setup { app, t, jane, .. } = setup(json!({})).await;
+    // The signature is over the raw values, NULs included; the record has them removed.
+    let (status, text) = webhook(
+        &app,
+        &t,
+        "sms",
+        &[
+            ("MessageSid", "SMnul\u{0}1"),
+            ("AccountSid", SID),
+            ("From", "+1415555\u{0}2671"),
+            ("To", &format!("{OUR_NUMBER}\u{0}")),
+            ("Body", "Running\u{0} late\u{0}"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let (sid, from, to, body, contact): (String, String, String, String, Option<Uuid>) = {
+        let mut tx = app.tenant_conn(t.id).await;
+        sqlx::query_as(
+            "SELECT provider_sid, from_number, to_number, body, contact_id FROM messages
+             WHERE direction = 'inbound'",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap()
+    };
+    assert_eq!(
+        (sid.as_str(), from.as_str(), to.as_str(), body.as_str()),
+        ("SMnul1", JANE, OUR_NUMBER, "Running late")
+    );
+    assert_eq!(contact, Some(jane));
+    let on_timeline: String = one(&app, &t, "SELECT body FROM activities WHERE kind = 'sms'").await;
+    assert_eq!(on_timeline, "Running late");
+    // Twilio delivers it again: the same message, recorded once.
+    let (status, _) = webhook(
+        &app,
+        &t,
+        "sms",
+        &[
+            ("MessageSid", "SMnul\u{0}1"),
+            ("AccountSid", SID),
+            ("From", "+1415555\u{0}2671"),
+            ("To", OUR_NUMBER),
+            ("Body", "Running\u{0} late\u{0}"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(count(&app, &t, "SELECT count(*) FROM messages").await, 1);
+    // Status callbacks too: a NUL in the SID is dropped, not a 500.
+    assert_eq!(
+        sms_status(&app, &t, "SM\u{0}unknown", "delivered", None).await,
+        StatusCode::NO_CONTENT
+    );
+    let keys = count(
+        &app,
+        &t,
+        "SELECT count(*) FROM webhook_deliveries WHERE kind = 'sms-status' AND key = 'SMunknown:delivered'",
+    )
+    .await;
+    assert_eq!(keys, 1);
+}
+
+#[tokio::test]
+async fn an_inbound_text_longer_than_twilio_can_deliver_is_kept_cut_and_marked() {
+    let Setup { app, t, jane, .. } = setup(json!({})).await;
+    let long: String = "Lorem ipsum dolor sit amet. "
+        .repeat(200)
+        .chars()
+        .take(5_000)
+        .collect();
+    assert_eq!(long.chars().count(), 5_000);
+    assert_eq!(
+        inbound(&app, &t, "SMlong", JANE, &long).await,
+        StatusCode::OK
+    );
+    let exact = "x".repeat(1_600);
+    assert_eq!(
+        inbound(&app, &t, "SMexact", JANE, &exact).await,
+        StatusCode::OK
+    );
+    let rows: Vec<(String, String, bool)> = {
+        let mut tx = app.tenant_conn(t.id).await;
+        sqlx::query_as(
+            "SELECT provider_sid, body, body_truncated FROM messages ORDER BY provider_sid",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap()
+    };
+    assert_eq!(rows.len(), 2);
+    let (sid, body, truncated) = &rows[1];
+    assert_eq!(sid, "SMlong");
+    assert_eq!(body.chars().count(), 1_600);
+    assert_eq!(body.as_str(), &long[..1_600]);
+    assert!(truncated, "the long text is marked truncated");
+    let (sid, body, truncated) = &rows[0];
+    assert_eq!(sid, "SMexact");
+    assert_eq!(body, &exact);
+    assert!(
+        !truncated,
+        "1,600 characters is what Twilio delivers: not cut"
+    );
+
+    // The timeline shows the kept part and says it was cut.
+    let (subject, body): (String, String) = {
+        let mut tx = app.tenant_conn(t.id).await;
+        sqlx::query_as(
+            "SELECT a.subject, a.body FROM activities a JOIN messages m ON m.activity_id = a.id
+             WHERE m.provider_sid = 'SMlong'",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap()
+    };
+    assert_eq!(body.chars().count(), 1_600);
+    assert_eq!(
+        subject,
+        "Text from Jane Cooper — cut to its first 1600 characters"
+    );
+    let (_, c) = app
+        .propose(&t.rep, "get_contact", json!({"contact_id": jane}))
+        .await;
+    assert!(
+        c["result"]["timeline"]
+            .to_string()
+            .contains("cut to its first 1600 characters"),
+        "{c}"
+    );
+
+    // From an unknown number: the admins' list says so too.
+    assert_eq!(
+        inbound(&app, &t, "SMlong2", "+14155550123", &long).await,
+        StatusCode::OK
+    );
+    let (status, listed) = app
+        .get(&t.admin, "/api/v1/integrations/twilio/inbound")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let item = &listed["items"][0];
+    assert_eq!(item["message_sid"], "SMlong2", "{listed}");
+    assert_eq!(item["body"].as_str().unwrap().chars().count(), 1_600);
+    assert_eq!(item["body_truncated"], true, "{listed}");
+}

@@ -1,9 +1,11 @@
 //! Twilio's webhooks, typed: an inbound SMS, an SMS status change, a call status change; and the
 //! opt-out / opt-in / help keywords of an inbound SMS.
 //!
-//! Parse only after [`super::signature::verify`] has passed. A missing or malformed field is an
-//! [`InboundError`] naming the field; fields Heimdell does not use are ignored (Twilio adds new
-//! ones without notice).
+//! Parse only after [`super::signature::verify`] has passed: the signature is over the raw
+//! values. A missing or malformed field is an [`InboundError`] naming the field; fields Heimdell
+//! does not use are ignored (Twilio adds new ones without notice). Every value read here has its
+//! NUL characters (U+0000) removed: Postgres `text` cannot hold them, and a signed webhook that
+//! failed to store would be answered 500 and retried by Twilio for ever.
 
 use std::fmt;
 use std::str::FromStr;
@@ -32,18 +34,23 @@ fn invalid(field: &'static str, value: &str) -> InboundError {
     }
 }
 
+/// A field's value without NUL characters, if it was sent.
+fn get(form: &FormParams, field: &'static str) -> Option<String> {
+    form.get(field).map(|v| v.replace('\0', ""))
+}
+
 /// A field that must be present and not blank.
 fn required(form: &FormParams, field: &'static str) -> Result<String, InboundError> {
-    match form.get(field) {
+    match get(form, field) {
         None => Err(InboundError::MissingField(field)),
-        Some(v) if v.trim().is_empty() => Err(invalid(field, v)),
-        Some(v) => Ok(v.to_owned()),
+        Some(v) if v.trim().is_empty() => Err(invalid(field, &v)),
+        Some(v) => Ok(v),
     }
 }
 
 /// A field that may be absent or empty; present, it must parse.
 fn optional<T: FromStr>(form: &FormParams, field: &'static str) -> Result<Option<T>, InboundError> {
-    match form.get(field).map(str::trim) {
+    match get(form, field).as_deref().map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) => v.parse().map(Some).map_err(|_| invalid(field, v)),
     }
@@ -67,10 +74,7 @@ impl InboundSms {
             message_sid: required(form, "MessageSid")?,
             from: required(form, "From")?,
             to: required(form, "To")?,
-            body: form
-                .get("Body")
-                .ok_or(InboundError::MissingField("Body"))?
-                .to_owned(),
+            body: get(form, "Body").ok_or(InboundError::MissingField("Body"))?,
         })
     }
 
@@ -224,5 +228,38 @@ mod tests {
         assert_eq!(CallState::InProgress.as_str(), "in-progress");
         assert_eq!(CallState::NoAnswer.to_string(), "no-answer");
         assert!("In-Progress".parse::<CallState>().is_err());
+    }
+
+    #[test]
+    fn nul_characters_are_removed_from_every_value_read() {
+        let form = FormParams::parse(
+            b"MessageSid=SM%00abc&From=%2B1415%005552671&To=%2B14155550000%00&Body=Hi%00+there%00",
+        );
+        let sms = InboundSms::from_form(&form).unwrap();
+        assert_eq!(sms.message_sid, "SMabc");
+        assert_eq!(sms.from, "+14155552671");
+        assert_eq!(sms.to, "+14155550000");
+        assert_eq!(sms.body, "Hi there");
+        // The form itself (what the signature is checked over) is untouched.
+        assert_eq!(form.get("Body"), Some("Hi\0 there\0"));
+        // Nothing but NUL is as blank as nothing.
+        let form = FormParams::parse(b"MessageSid=%00&From=%2B1&To=%2B2&Body=");
+        assert!(matches!(
+            InboundSms::from_form(&form),
+            Err(InboundError::InvalidField {
+                field: "MessageSid",
+                ..
+            })
+        ));
+        let form =
+            FormParams::parse(b"MessageSid=SM%001&MessageStatus=deliv%00ered&ErrorCode=300%0003");
+        let status = SmsStatus::from_form(&form).unwrap();
+        assert_eq!(status.message_sid, "SM1");
+        assert_eq!(status.status, MessageStatus::Delivered);
+        assert_eq!(status.error_code, Some(30003));
+        let form = FormParams::parse(b"CallSid=CA%001&CallStatus=completed&CallDuration=%0042");
+        let call = CallStatus::from_form(&form).unwrap();
+        assert_eq!(call.call_sid, "CA1");
+        assert_eq!(call.duration_seconds, Some(42));
     }
 }

@@ -9,6 +9,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::consent::{self, ConsentChange, ConsentChannel, ConsentStatus};
+use super::render::MAX_BODY;
 use super::{refresh_call_activity, refresh_message_activity, settings};
 use crate::catalog::common::{Targets, insert_activity};
 use crate::registry::Channel;
@@ -53,6 +54,18 @@ impl Keyword {
             Keyword::OptIn => "opt_in",
             Keyword::Help => "help",
         }
+    }
+}
+
+/// The most of an inbound text that is stored: what Twilio can deliver (10 segments of 160
+/// characters). A longer body can only be forged or garbled on the way.
+pub const MAX_INBOUND_BODY: usize = MAX_BODY;
+
+/// `body` cut to its first [`MAX_INBOUND_BODY`] characters, and whether it was cut.
+pub fn capped_body(body: &str) -> (&str, bool) {
+    match body.char_indices().nth(MAX_INBOUND_BODY) {
+        Some((end, _)) => (&body[..end], true),
+        None => (body, false),
     }
 }
 
@@ -101,7 +114,9 @@ async fn first_delivery(
 /// Records an inbound SMS: on the timeline of every contact with that number (anonymised ones
 /// excepted), which also marks their open deals as active, or kept unmatched for admins. STOP-like keywords opt those contacts out of SMS at
 /// once (recording it cancels their texts still waiting in the outbox); START-like ones opt them back
-/// in; both are kept as consent history. HELP is logged.
+/// in; both are kept as consent history. HELP is logged. A body longer than Twilio can deliver is
+/// kept cut to [`MAX_INBOUND_BODY`] characters, marked `body_truncated` (and said so on the
+/// timeline).
 pub async fn receive_sms(
     conn: &mut PgConnection,
     sms: &IncomingSms<'_>,
@@ -117,30 +132,33 @@ pub async fn receive_sms(
     .bind(sms.from)
     .fetch_all(&mut *conn)
     .await?;
+    let (body, truncated) = capped_body(sms.body);
     let (message_id,): (Uuid,) = sqlx::query_as(
         "INSERT INTO messages (tenant_id, direction, contact_id, from_number, to_number, body, keyword,
-             status, provider_sid, status_history, created_at, updated_at)
-         VALUES (app_tenant(), 'inbound', $1, $2, $3, $4, $5, 'received', $6, $7, $8, $8)
+             status, provider_sid, status_history, created_at, updated_at, body_truncated)
+         VALUES (app_tenant(), 'inbound', $1, $2, $3, $4, $5, 'received', $6, $7, $8, $8, $9)
          RETURNING id",
     )
     .bind(contacts.first().map(|(id, _)| *id))
     .bind(sms.from)
     .bind(sms.to)
-    .bind(sms.body)
+    .bind(body)
     .bind(sms.keyword.map(Keyword::as_str))
     .bind(sms.message_sid)
     .bind(json!([{"status": "received", "at": now}]))
     .bind(now)
+    .bind(truncated)
     .fetch_one(&mut *conn)
     .await?;
     if contacts.is_empty() {
         return Ok(Received::Unmatched { message_id });
     }
     let subject_suffix = match sms.keyword {
-        Some(Keyword::OptOut) => " — opted out of texts",
-        Some(Keyword::OptIn) => " — opted back in to texts",
-        Some(Keyword::Help) => " — asked for help",
-        None => "",
+        Some(Keyword::OptOut) => " — opted out of texts".to_string(),
+        Some(Keyword::OptIn) => " — opted back in to texts".to_string(),
+        Some(Keyword::Help) => " — asked for help".to_string(),
+        None if truncated => format!(" — cut to its first {MAX_INBOUND_BODY} characters"),
+        None => String::new(),
     };
     for (i, (contact_id, name)) in contacts.iter().enumerate() {
         let shown = if name.is_empty() { sms.from } else { name };
@@ -156,7 +174,7 @@ pub async fn receive_sms(
             None,
             "sms",
             Some(&subject),
-            Some(sms.body),
+            Some(body),
             targets,
             now,
             now,
@@ -182,7 +200,7 @@ pub async fn receive_sms(
                 status,
                 source: "inbound_sms",
                 lawful_basis: None,
-                note: Some(sms.body.trim()),
+                note: Some(body.trim()),
                 recorded_by: None,
                 action_id: None,
                 message_id: Some(message_id),
@@ -393,11 +411,31 @@ pub async fn unmatched(
 ) -> Result<Vec<serde_json::Value>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT jsonb_build_object('id', id, 'from', from_number, 'to', to_number, 'body', body,
-                    'keyword', keyword, 'message_sid', provider_sid, 'received_at', created_at)
+                    'body_truncated', body_truncated, 'keyword', keyword,
+                    'message_sid', provider_sid, 'received_at', created_at)
          FROM messages WHERE direction = 'inbound' AND contact_id IS NULL
          ORDER BY created_at DESC LIMIT $1",
     )
     .bind(limit.clamp(1, 500))
     .fetch_all(conn)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inbound_bodies_are_capped_at_what_twilio_can_deliver() {
+        assert_eq!(capped_body("See you at 3"), ("See you at 3", false));
+        assert_eq!(capped_body(""), ("", false));
+        let exact = "a".repeat(MAX_INBOUND_BODY);
+        assert_eq!(capped_body(&exact), (exact.as_str(), false));
+        // Characters, not bytes: a cut never splits one.
+        let long = "é".repeat(5_000);
+        let (kept, truncated) = capped_body(&long);
+        assert!(truncated);
+        assert_eq!(kept.chars().count(), MAX_INBOUND_BODY);
+        assert_eq!(kept, "é".repeat(MAX_INBOUND_BODY));
+    }
 }
