@@ -13,6 +13,7 @@ mod fake_openai;
 mod fake_twilio;
 mod hardening;
 mod harness;
+mod hostile;
 mod outreach;
 mod pipeline;
 mod policy;
