@@ -9,9 +9,12 @@
 //!   latency counted from when each request was due.
 //! - `sms` ([`sms`]): approved texts delivered by the outbox worker to a fake Twilio, and signed
 //!   inbound SMS webhooks against the real server.
+//! - `sign-in-flood` and `soak` ([`soak`]): failed sign-ins from many clients, and the whole
+//!   benchmark mix for minutes, against a running server whose memory is read from `/metrics`.
 
 pub mod rate;
 pub mod sms;
+pub mod soak;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -124,6 +124,63 @@ enum BenchWhat {
         #[arg(long, default_value_t = 64)]
         connections: usize,
     },
+    /// Failed sign-ins from many clients against a running server (each for a different unknown
+    /// email), with an authenticated read offered at 20/s beside them: answers by status, the
+    /// read's latency, and the server's memory before, at peak and after (from /metrics).
+    SignInFlood {
+        /// The server, e.g. http://127.0.0.1:8080
+        #[arg(long)]
+        url: String,
+        /// An API token for the reads offered meanwhile.
+        #[arg(long, env = "HEIMDELL_BENCH_TOKEN", hide_env_values = true)]
+        token: String,
+        #[arg(long, default_value_t = 1000)]
+        attempts: usize,
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// The server's HEIMDELL_METRICS_TOKEN, if it has one.
+        #[arg(long, env = "HEIMDELL_METRICS_TOKEN", hide_env_values = true)]
+        metrics_token: Option<String>,
+    },
+    /// The benchmark mix against a running server for N minutes (contact search, create_task
+    /// proposed and approved, chat turns, texts sent to a fake Twilio this process runs, signed
+    /// inbound texts), printing per minute the server's memory and each kind's count, errors
+    /// and p95. Start the server with HEIMDELL_TWILIO_BASE_URL=http://<--twilio-addr>,
+    /// HEIMDELL_SECRET_KEY and HEIMDELL_PUBLIC_URL=<--url>. Exits 1 on any error.
+    Soak {
+        /// The server, e.g. http://127.0.0.1:8080 (also its HEIMDELL_PUBLIC_URL).
+        #[arg(long)]
+        url: String,
+        /// A rep's API token (search, tasks, chat).
+        #[arg(long, env = "HEIMDELL_BENCH_TOKEN", hide_env_values = true)]
+        token: String,
+        /// An admin's API token (connects Twilio to the fake; sends texts).
+        #[arg(long, env = "HEIMDELL_BENCH_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: String,
+        #[arg(long, default_value_t = 10.0)]
+        minutes: f64,
+        /// Where to run the fake Twilio the server sends texts to.
+        #[arg(long, default_value = "127.0.0.1:18099")]
+        twilio_addr: String,
+        /// Searches a second.
+        #[arg(long, default_value_t = 50.0)]
+        search_rate: f64,
+        /// create_task proposals (approved at once) a second.
+        #[arg(long, default_value_t = 10.0)]
+        task_rate: f64,
+        /// Chat turns a second.
+        #[arg(long, default_value_t = 2.0)]
+        chat_rate: f64,
+        /// Texts (proposed, approved, delivered) a second.
+        #[arg(long, default_value_t = 2.0)]
+        text_rate: f64,
+        /// Signed inbound texts a second.
+        #[arg(long, default_value_t = 5.0)]
+        inbound_rate: f64,
+        /// The server's HEIMDELL_METRICS_TOKEN, if it has one.
+        #[arg(long, env = "HEIMDELL_METRICS_TOKEN", hide_env_values = true)]
+        metrics_token: Option<String>,
+    },
     /// Play chat users against a running server over HTTP (a second process).
     ChatLoad {
         /// The server, e.g. http://127.0.0.1:8080
@@ -264,6 +321,46 @@ async fn main() -> anyhow::Result<()> {
                 println!(
                     "chat load ({users} users, one message every {every} s each, {seconds} s): {summary}"
                 );
+            }
+            BenchWhat::SignInFlood {
+                url,
+                token,
+                attempts,
+                clients,
+                metrics_token,
+            } => {
+                let target = bench::soak::Target::new(&url, metrics_token)?;
+                bench::soak::sign_in_flood(target, token, attempts, clients).await?;
+            }
+            BenchWhat::Soak {
+                url,
+                token,
+                admin_token,
+                minutes,
+                twilio_addr,
+                search_rate,
+                task_rate,
+                chat_rate,
+                text_rate,
+                inbound_rate,
+                metrics_token,
+            } => {
+                let target = bench::soak::Target::new(&url, metrics_token)?;
+                bench::soak::soak(
+                    target,
+                    bench::soak::SoakOptions {
+                        minutes,
+                        rep_token: token,
+                        admin_token,
+                        twilio_addr,
+                        search_rate,
+                        task_rate,
+                        chat_rate,
+                        text_rate,
+                        inbound_rate,
+                    },
+                )
+                .await?;
             }
         },
         Command::Eval {

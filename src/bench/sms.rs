@@ -86,9 +86,9 @@ impl std::fmt::Display for Inbound {
 }
 
 /// The fake Twilio: counts `Messages.json` requests and their idempotency keys.
-struct Sink {
-    base_url: String,
-    requests: Arc<AtomicUsize>,
+pub(crate) struct Sink {
+    pub(crate) base_url: String,
+    pub(crate) requests: Arc<AtomicUsize>,
     keys: Arc<Mutex<HashSet<String>>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -123,6 +123,11 @@ async fn messages(State(s): State<SinkState>, headers: HeaderMap) -> (StatusCode
 }
 
 async fn sink() -> anyhow::Result<Sink> {
+    sink_on("127.0.0.1:0").await
+}
+
+/// A fake Twilio `Messages.json` on `addr` (e.g. a port a server under test was told about).
+pub(crate) async fn sink_on(addr: &str) -> anyhow::Result<Sink> {
     let state = SinkState {
         requests: Arc::new(AtomicUsize::new(0)),
         keys: Arc::new(Mutex::new(HashSet::new())),
@@ -130,7 +135,9 @@ async fn sink() -> anyhow::Result<Sink> {
     let app = Router::new()
         .route("/2010-04-01/Accounts/{sid}/Messages.json", post(messages))
         .with_state(state.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("the fake Twilio cannot listen on {addr}"))?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
