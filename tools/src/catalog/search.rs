@@ -171,9 +171,11 @@ impl Tool for Search {
                      ORDER BY score DESC, co.id LIMIT $3"
                 }
                 EntityType::Deal => {
-                    "SELECT 'deal' AS kind, d.id, d.name AS title, s.name AS subtitle,
+                    "SELECT 'deal' AS kind, d.id, d.name AS title,
+                        nullif(concat_ws(' · ', co.name, s.name), '') AS subtitle,
                         (word_similarity($1, lower(d.name)) + CASE WHEN lower(d.name) LIKE $2 THEN 0.5 ELSE 0 END)::float8 AS score
                      FROM deals d JOIN stages s ON s.tenant_id = d.tenant_id AND s.id = d.stage_id
+                     LEFT JOIN companies co ON co.tenant_id = d.tenant_id AND co.id = d.company_id
                      WHERE lower(d.name) LIKE $2 OR $1 <% lower(d.name)
                      ORDER BY score DESC, d.id LIMIT $3"
                 }

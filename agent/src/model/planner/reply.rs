@@ -268,15 +268,18 @@ pub fn write_outcome(result: &Value, about: &[(EntityRef, String)]) -> String {
     }
 }
 
-/// A question listing the records a name could mean.
-pub fn which_one(name: &Name, kinds: &[EntityKind], cands: &[Candidate]) -> String {
-    let what = kinds_plural(kinds);
-    let at = name
-        .at_company
+/// " at Acme" when the user named a company, else nothing.
+fn at_company(name: &Name) -> String {
+    name.at_company
         .as_deref()
         .map(|c| format!(" at {c}"))
-        .unwrap_or_default();
-    let mut out = format!("Several {what} match “{}”{at}:\n", name.query);
+        .unwrap_or_default()
+}
+
+/// Numbered, linked lines for candidates (at most [`super::resolve::LIST_AT_MOST`]): what a
+/// number in the user's next message picks from.
+fn numbered(kinds: &[EntityKind], cands: &[Candidate]) -> String {
+    let mut out = String::new();
     for (k, c) in cands.iter().take(super::resolve::LIST_AT_MOST).enumerate() {
         out.push_str(&format!("{}. {} {}", k + 1, c.title, c.entity().marker()));
         if kinds.len() > 1 {
@@ -287,16 +290,22 @@ pub fn which_one(name: &Name, kinds: &[EntityKind], cands: &[Candidate]) -> Stri
         }
         out.push('\n');
     }
-    out.push_str("Which one do you mean? Reply with its number.");
     out
 }
 
+/// A question listing the records a name could mean.
+pub fn which_one(name: &Name, kinds: &[EntityKind], cands: &[Candidate]) -> String {
+    format!(
+        "Several {} match “{}”{}:\n{}Which one do you mean? Reply with its number.",
+        kinds_plural(kinds),
+        name.query,
+        at_company(name),
+        numbered(kinds, cands)
+    )
+}
+
 pub fn no_match(name: &Name, kinds: &[EntityKind]) -> String {
-    let at = name
-        .at_company
-        .as_deref()
-        .map(|c| format!(" at {c}"))
-        .unwrap_or_default();
+    let at = at_company(name);
     format!(
         "I couldn't find a {} matching “{}”{at}, so I haven't done anything. Check the spelling, or try an email address or part of the name.",
         kinds_word(kinds),
@@ -307,28 +316,14 @@ pub fn no_match(name: &Name, kinds: &[EntityKind]) -> String {
 /// Nothing the user's words name, but these came close: say so, and offer them as a question
 /// (a number or a name picks one, as after [`which_one`]).
 pub fn closest(name: &Name, kinds: &[EntityKind], cands: &[Candidate]) -> String {
-    let at = name
-        .at_company
-        .as_deref()
-        .map(|c| format!(" at {c}"))
-        .unwrap_or_default();
+    let at = at_company(name);
     let mut out = format!(
         "I couldn't find a {} matching “{}”{at}, so I haven't done anything. The closest I found:\n",
         kinds_word(kinds),
         name.query
     );
-    let listed = &cands[..cands.len().min(super::resolve::LIST_AT_MOST)];
-    for (k, c) in listed.iter().enumerate() {
-        out.push_str(&format!("{}. {} {}", k + 1, c.title, c.entity().marker()));
-        if kinds.len() > 1 {
-            out.push_str(&format!(" ({})", c.kind.as_str()));
-        }
-        if let Some(s) = c.subtitle.as_deref().filter(|s| !s.is_empty()) {
-            out.push_str(&format!(" — {s}"));
-        }
-        out.push('\n');
-    }
-    if listed.len() == 1 {
+    out.push_str(&numbered(kinds, cands));
+    if cands.len() == 1 {
         out.push_str("Did you mean that one? Reply “1” to use it, or give me the exact name.");
     } else {
         out.push_str(
