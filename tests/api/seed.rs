@@ -62,9 +62,42 @@ async fn seed_demo_is_idempotent_and_its_sign_ins_work() {
     .await;
     assert_eq!(extra, 50);
 
+    // A session from the first run's password, with a write that works.
+    let old_session = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let signed_in = &first.tenants[0].users[0];
+    let (status, v) = body(
+        old_session
+            .post(app.url("/api/v1/session"))
+            .json(&serde_json::json!({"email": signed_in.email, "password": signed_in.password}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let csrf = v["csrf_token"].as_str().unwrap().to_string();
+    let write = |c: &reqwest::Client| {
+        c.post(app.url("/api/v1/actions"))
+            .header("X-CSRF-Token", &csrf)
+            .json(&serde_json::json!({"tool": "create_task", "args": {"title": "From the old session"}}))
+            .send()
+    };
+    assert_eq!(
+        write(&old_session).await.unwrap().status(),
+        StatusCode::CREATED
+    );
+
     let second = seed_demo(&app.pool, &SeedOptions { extra_contacts: 50 })
         .await
         .unwrap();
+    // Rotating the passwords ended that session, writes included.
+    assert_eq!(
+        write(&old_session).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
     for (t, b) in second.tenants.iter().zip(&before) {
         let after = (
             count(&app, t.id, "SELECT count(*) FROM companies").await,
