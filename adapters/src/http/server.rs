@@ -29,6 +29,9 @@ use tower::ServiceExt;
 use super::error::ApiError;
 use super::limits::HttpLimits;
 
+/// How long open requests get to finish once shutdown starts.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// How long a refused or timed-out connection gets to take its answer before it is closed.
 const LAST_WORDS: Duration = Duration::from_secs(2);
 
@@ -87,7 +90,14 @@ pub async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // Requests in progress finish; a stream that would never end (a chat's event stream) is
+    // cut after a while rather than holding the shutdown for ever.
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the shutdown grace period were closed");
+    }
     Ok(())
 }
 
