@@ -169,6 +169,8 @@ pub async fn sign_in_flood(
         }
     }
     let flood = started.elapsed();
+    // The reads go on for at least 5 s, so a flood refused in a moment still has a sample.
+    tokio::time::sleep(Duration::from_secs(5).saturating_sub(flood)).await;
     let _ = stop.send(true);
     let (samples, errors) = reads.await?;
     watcher.abort();
@@ -192,7 +194,7 @@ pub async fn sign_in_flood(
         mib(after)
     );
     println!(
-        "GET /api/v1/contacts?limit=10 at 20/s meanwhile: {}",
+        "GET /api/v1/contacts?limit=10 at 20/s meanwhile (at least 5 s): {}",
         summarise(samples, errors)
     );
     if statuses.contains_key(&0) || statuses.keys().any(|s| *s >= 500) {
@@ -490,7 +492,7 @@ pub async fn soak(target: Target, opts: SoakOptions) -> anyhow::Result<()> {
     let mut total = 0usize;
     let mut rss_seen = Vec::new();
     let started = Instant::now();
-    let report = |window: &mut BTreeMap<Kind, (Vec<Duration>, usize)>, minute: usize, rss: u64| {
+    let report = |window: &mut BTreeMap<Kind, (Vec<Duration>, usize)>, minute: &str, rss: u64| {
         let cells: Vec<String> = [
             Kind::Search,
             Kind::Task,
@@ -525,15 +527,18 @@ pub async fn soak(target: Target, opts: SoakOptions) -> anyhow::Result<()> {
                 }
             }
             Ok(None) => {
+                // What was still in flight when the last minute ended.
                 let rss = target.rss().await?;
                 rss_seen.push(rss);
-                report(&mut window, minute, rss);
+                if !window.is_empty() {
+                    report(&mut window, "tail", rss);
+                }
                 break;
             }
             Err(_) => {
                 let rss = target.rss().await?;
                 rss_seen.push(rss);
-                report(&mut window, minute, rss);
+                report(&mut window, &minute.to_string(), rss);
                 minute += 1;
             }
         }
