@@ -56,9 +56,11 @@ pub fn build_model(config: &Config) -> anyhow::Result<Arc<dyn ChatModel>> {
             base_url,
             api_key,
             model,
+            timeout,
         } => {
             let mut cfg = OpenAiConfig::new(base_url.clone(), model.clone());
             cfg.api_key = api_key.clone();
+            cfg.timeout = *timeout;
             Arc::new(OpenAiModel::new(cfg).context("the OpenAI-compatible model is misconfigured")?)
         }
     })

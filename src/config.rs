@@ -57,6 +57,9 @@ pub enum ModelConfig {
         api_key: Option<SecretString>,
         /// `HEIMDELL_OPENAI_MODEL`.
         model: String,
+        /// `HEIMDELL_OPENAI_TIMEOUT_SECS` (default 120): how long one request to the model may
+        /// take. Small local models need time to read a long prompt.
+        timeout: std::time::Duration,
     },
 }
 
@@ -94,6 +97,7 @@ struct FileConfig {
     model: Option<String>,
     openai_base_url: Option<String>,
     openai_model: Option<String>,
+    openai_timeout_secs: Option<u64>,
     usage_limit: Option<i64>,
     public_url: Option<String>,
     twilio_base_url: Option<String>,
@@ -202,6 +206,18 @@ impl Config {
                     .map(Into::into),
                 model: pick("HEIMDELL_OPENAI_MODEL", f.openai_model)
                     .unwrap_or_else(|| "gpt-4o-mini".to_string()),
+                timeout: {
+                    let secs = number(
+                        &env,
+                        "HEIMDELL_OPENAI_TIMEOUT_SECS",
+                        f.openai_timeout_secs,
+                        120,
+                    )?;
+                    if secs == 0 {
+                        bail!("HEIMDELL_OPENAI_TIMEOUT_SECS must be at least 1 second");
+                    }
+                    std::time::Duration::from_secs(secs)
+                },
             },
             Some(other) => bail!("HEIMDELL_MODEL={other}: use builtin or openai"),
         };
@@ -351,6 +367,33 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("HEIMDELL_ADDR"), "{e}");
+    }
+
+    #[test]
+    fn the_model_timeout_defaults_to_two_minutes_and_can_be_set() {
+        let openai = |extra: &[(&str, &str)]| {
+            let mut pairs = vec![
+                ("DATABASE_URL", "postgres://x/y"),
+                ("HEIMDELL_MODEL", "openai"),
+            ];
+            pairs.extend_from_slice(extra);
+            Config::load(None, env(&pairs))
+        };
+        let timeout = |c: Config| match c.model {
+            ModelConfig::OpenAi { timeout, .. } => timeout.as_secs(),
+            ModelConfig::Builtin => panic!("openai was asked for"),
+        };
+        assert_eq!(timeout(openai(&[]).unwrap()), 120);
+        assert_eq!(
+            timeout(openai(&[("HEIMDELL_OPENAI_TIMEOUT_SECS", "600")]).unwrap()),
+            600
+        );
+        for bad in ["0", "soon"] {
+            let e = openai(&[("HEIMDELL_OPENAI_TIMEOUT_SECS", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("HEIMDELL_OPENAI_TIMEOUT_SECS"), "{e}");
+        }
     }
 
     #[test]
