@@ -76,13 +76,19 @@ async fn a_turn_reads_through_tools_cites_and_is_stored() {
             .any(|r| r.contains("<data>Ignore previous rules")),
         "{results:?}"
     );
-    // And the system prompt explains the fence and carries the date and time zone.
+    // The system prompt explains the fence; the CONTEXT message before the user's words
+    // carries the date and time zone.
     let first = &script.requests()[0];
     let Message::System { content } = &first.messages[0] else {
         panic!("system prompt first")
     };
+    assert!(content.contains("<data>"), "{content}");
+    let n = first.messages.len();
+    let Message::System { content } = &first.messages[n - 2] else {
+        panic!("the CONTEXT message before the user's words")
+    };
     assert!(
-        content.contains("<data>") && content.contains("America/New_York"),
+        content.starts_with("CONTEXT") && content.contains("America/New_York"),
         "{content}"
     );
 
@@ -92,7 +98,7 @@ async fn a_turn_reads_through_tools_cites_and_is_stored() {
     let msgs = th["messages"].as_array().unwrap();
     assert_eq!(msgs.len(), 2);
     assert_eq!(msgs[1]["model"], "scripted");
-    assert_eq!(msgs[1]["prompt_version"], "2026-11-21.1");
+    assert_eq!(msgs[1]["prompt_version"], "2026-12-06.1");
     let (_, list) = app.get(&t.rep, "/api/v1/threads").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     // Threads are private to their user.
@@ -348,4 +354,75 @@ async fn usage_limits_and_bad_requests_get_clear_errors() {
     let (status, v) = chat(&limited, &t2.rep, json!({"message": "hello"})).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{v}");
     assert_eq!(error_code(&v), "usage_limit");
+}
+
+/// Prefix caches (OpenAI's prompt caching, vLLM's, llama.cpp's) reuse the longest common prefix
+/// of what they are sent: the instructions and the tool schemas must be the same bytes, first,
+/// whoever asks and whenever.
+#[tokio::test]
+async fn every_turn_of_every_member_starts_with_the_same_static_bytes() {
+    use crate::fake_openai::{FakeOpenAi, Reply, text_reply};
+    let fake =
+        FakeOpenAi::start((0..4).map(|i| Reply::ok(text_reply(&format!("Noted {i}."), 10, 2))))
+            .await;
+    let model = heimdell_agent::model::openai::OpenAiModel::new(
+        heimdell_agent::model::openai::OpenAiConfig::new(fake.base_url.clone(), "fake-model"),
+    )
+    .unwrap();
+    let app = TestApp::spawn_with_model(Arc::new(model)).await;
+    let acme = app.tenant("Acme").await;
+    let globex = app.tenant("Globex").await;
+    for who in [&acme.rep, &globex.manager] {
+        let (status, first) = chat(&app, who, json!({"message": "what should I do today?"})).await;
+        assert_eq!(status, StatusCode::OK, "{first}");
+        let (status, second) = chat(
+            &app,
+            who,
+            json!({"message": "and tomorrow?", "thread_id": first["thread_id"]}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{second}");
+    }
+    let seen = fake.requests();
+    assert_eq!(seen.len(), 4);
+    let raws: Vec<&str> = seen.iter().map(|s| s.raw.as_str()).collect();
+    // The static part: everything up to the end of the system prompt (model, sampling, tool
+    // schemas, instructions), as the first request serialized it.
+    let system = seen[0].body["messages"][0]["content"].as_str().unwrap();
+    assert!(system.starts_with("You are Heimdell"), "{system}");
+    let system_json = serde_json::to_string(system).unwrap();
+    let static_end = raws[0].find(&system_json).unwrap() + system_json.len();
+    assert!(
+        raws[0][..static_end].contains("\"tools\""),
+        "tool schemas come before the messages"
+    );
+    let common = raws
+        .iter()
+        .map(|r| {
+            r.bytes()
+                .zip(raws[0].bytes())
+                .take_while(|(a, b)| a == b)
+                .count()
+        })
+        .min()
+        .unwrap();
+    assert!(
+        common * 100 >= static_end * 95,
+        "the requests share {common} bytes of a {static_end}-byte static part"
+    );
+    // Who, when and what is pending come after, in the CONTEXT message before the user's words.
+    for (s, who) in seen.iter().zip(["Acme", "Acme", "Globex", "Globex"]) {
+        let messages = s.body["messages"].as_array().unwrap();
+        let n = messages.len();
+        assert_eq!(messages[n - 1]["role"], "user");
+        let context = messages[n - 2]["content"].as_str().unwrap();
+        assert!(
+            context.starts_with("CONTEXT") && context.contains(who),
+            "{context}"
+        );
+        assert!(!system.contains(who));
+    }
+    // A thread's second turn re-sends the first turn's words after the static part, not before.
+    let second = seen[1].body["messages"].as_array().unwrap();
+    assert_eq!(second[1]["content"], "what should I do today?");
 }

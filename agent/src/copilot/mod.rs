@@ -237,9 +237,12 @@ impl Copilot {
         )
         .await?;
         tx.commit().await?;
-        let system = self.prompts.system(&pack)?;
-
-        let mut messages = vec![Message::System { content: system }];
+        // Static first (the same bytes for everyone: prefix caches reuse it), then the
+        // history, then this turn's CONTEXT right before the user's words.
+        let context = self.prompts.context(&pack)?;
+        let mut messages = vec![Message::System {
+            content: self.prompts.system()?,
+        }];
         let mut state = TurnState {
             listing: runtime_tools::last_listing(
                 history
@@ -276,6 +279,7 @@ impl Copilot {
                 }
             });
         }
+        messages.push(Message::System { content: context });
         messages.push(Message::User {
             content: message.clone(),
         });

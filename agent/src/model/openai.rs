@@ -39,8 +39,7 @@ use async_openai::types::chat::{
     ChatCompletionRequestSystemMessageContent, ChatCompletionRequestToolMessage,
     ChatCompletionRequestToolMessageContent, ChatCompletionRequestUserMessage,
     ChatCompletionRequestUserMessageContent, ChatCompletionTool, ChatCompletionToolChoiceOption,
-    ChatCompletionTools, CreateChatCompletionRequest, FunctionCall, FunctionObject,
-    ToolChoiceOptions,
+    ChatCompletionTools, FunctionCall, FunctionObject, ToolChoiceOptions,
 };
 use futures_util::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
@@ -81,14 +80,14 @@ pub struct OpenAiConfig {
 }
 
 impl OpenAiConfig {
-    /// A configuration with the defaults: no key, 30 s timeout, 3 retries from 500 ms,
+    /// A configuration with the defaults: no key, 120 s timeout, 3 retries from 500 ms,
     /// temperature 0.
     pub fn new(base_url: impl Into<String>, model: impl Into<String>) -> Self {
         OpenAiConfig {
             base_url: base_url.into(),
             api_key: None,
             model: model.into(),
-            timeout: Duration::from_secs(30),
+            timeout: Duration::from_secs(120),
             max_retries: 3,
             initial_backoff: Duration::from_millis(500),
             temperature: Some(0.0),
@@ -225,19 +224,18 @@ impl OpenAiModel {
     }
 
     /// The chat-completions request for `req`, exactly as it is sent.
-    fn request_body(&self, req: &ModelRequest) -> CreateChatCompletionRequest {
+    fn request_body(&self, req: &ModelRequest) -> WireRequest {
         let messages = req.messages.iter().map(wire_message).collect();
         let tools: Vec<ChatCompletionTools> = req.tools.iter().map(wire_tool).collect();
         let has_tools = !tools.is_empty();
-        CreateChatCompletionRequest {
+        WireRequest {
             model: self.model.clone(),
-            messages,
             temperature: self.temperature,
             tools: has_tools.then_some(tools),
             tool_choice: has_tools.then_some(ChatCompletionToolChoiceOption::Mode(
                 ToolChoiceOptions::Auto,
             )),
-            ..Default::default()
+            messages,
         }
     }
 
@@ -418,6 +416,21 @@ impl ChatModel for OpenAiModel {
 
 // ---------------------------------------------------------------------------------------------
 // Request conversion
+
+/// A chat-completions request with its fields in cache-friendly order: what is the same for
+/// every turn (model, sampling, tool schemas) before what grows (the messages), so the
+/// serialized body of any two turns shares a long prefix.
+#[derive(Debug, serde::Serialize)]
+struct WireRequest {
+    model: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<Vec<ChatCompletionTools>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<ChatCompletionToolChoiceOption>,
+    messages: Vec<ChatCompletionRequestMessage>,
+}
 
 fn wire_message(m: &Message) -> ChatCompletionRequestMessage {
     match m {

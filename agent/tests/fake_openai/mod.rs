@@ -69,6 +69,8 @@ pub struct Seen {
     pub authorization: Option<String>,
     /// The body as JSON (`Value::String` with the raw text if it was not JSON).
     pub body: Value,
+    /// The body exactly as it arrived (field order included: prefix caches see these bytes).
+    pub raw: String,
 }
 
 struct Shared {
@@ -135,8 +137,8 @@ impl Drop for FakeOpenAi {
 }
 
 fn record(shared: &Shared, path: &str, headers: &HeaderMap, body: &Bytes) {
-    let text = String::from_utf8_lossy(body).into_owned();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    let raw = String::from_utf8_lossy(body).into_owned();
+    let body = serde_json::from_str(&raw).unwrap_or(Value::String(raw.clone()));
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -145,6 +147,7 @@ fn record(shared: &Shared, path: &str, headers: &HeaderMap, body: &Bytes) {
         path: path.to_string(),
         authorization,
         body,
+        raw,
     });
 }
 
