@@ -94,7 +94,10 @@ pub fn state_with_model(
         pipeline,
         metrics: Arc::new(PrometheusBuilder::new().build_recorder()),
         cookie_secure: config.cookie_secure,
-        passwords: http::password::PasswordChecker::per_core(config.http.password_queue),
+        passwords: http::password::PasswordChecker::new(
+            config.http.password_slots,
+            config.http.password_queue,
+        ),
         sign_in_rate: http::rate::RateLimiter::new(config.http.sign_ins_per_minute),
         limits: Arc::new(config.http.clone()),
         secret_key: config.secret_key.clone().map(Arc::new),

@@ -106,6 +106,8 @@ struct FileConfig {
     max_connections: Option<usize>,
     sign_in_per_minute: Option<u32>,
     metrics_addr: Option<String>,
+    password_slots: Option<usize>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 /// A number from the environment (which wins) or the file, else `default`; a bad one is named.
@@ -263,7 +265,27 @@ impl Config {
             ),
             None => None,
         };
+        let trusted_proxies =
+            match env("HEIMDELL_TRUSTED_PROXIES").filter(|v| !v.trim().is_empty()) {
+                Some(v) => v.split(',').map(str::to_string).collect(),
+                None => f.trusted_proxies.unwrap_or_default(),
+            }
+            .iter()
+            .map(|p| {
+                p.trim()
+                    .parse()
+                    .map_err(|_| anyhow!("HEIMDELL_TRUSTED_PROXIES: {p} is not an IP address"))
+            })
+            .collect::<anyhow::Result<Vec<std::net::IpAddr>>>()?;
         let http = HttpLimits {
+            password_slots: number(
+                &env,
+                "HEIMDELL_PASSWORD_SLOTS",
+                f.password_slots,
+                defaults.password_slots,
+            )?
+            .max(1),
+            trusted_proxies,
             header_timeout: seconds(
                 "HEIMDELL_HEADER_TIMEOUT_SECS",
                 f.header_timeout_secs,
@@ -408,9 +430,13 @@ mod tests {
                 ("HEIMDELL_SIGN_IN_PER_MINUTE", "0"),
                 ("HEIMDELL_METRICS_TOKEN", "scrape-me"),
                 ("HEIMDELL_METRICS_ADDR", "127.0.0.1:9464"),
+                ("HEIMDELL_PASSWORD_SLOTS", "1"),
+                ("HEIMDELL_TRUSTED_PROXIES", "127.0.0.1, ::1"),
             ]),
         )
         .unwrap();
+        assert_eq!(c.http.password_slots, 1);
+        assert_eq!(c.http.trusted_proxies.len(), 2);
         assert_eq!(c.http.header_timeout.as_secs(), 3);
         assert_eq!(c.http.body_timeout.as_secs(), 4);
         assert_eq!(c.http.max_connections, 50);
@@ -422,6 +448,8 @@ mod tests {
             ("HEIMDELL_BODY_TIMEOUT_SECS", "soon"),
             ("HEIMDELL_MAX_CONNECTIONS", "-1"),
             ("HEIMDELL_METRICS_ADDR", "nowhere"),
+            ("HEIMDELL_TRUSTED_PROXIES", "proxy.internal"),
+            ("HEIMDELL_PASSWORD_SLOTS", "many"),
         ] {
             let e = Config::load(None, env(&[("DATABASE_URL", "postgres://x/y"), (var, bad)]))
                 .unwrap_err()

@@ -226,6 +226,34 @@ fn print_sign_ins(report: &seed::SeedReport) {
     }
 }
 
+/// Every connection holds a file descriptor; the usual soft limit (1024) is about the default
+/// connection cap, so without this the process runs out of descriptors before the cap applies.
+/// Raises the soft limit towards the hard one, and says so when that is still too few.
+fn raise_open_file_limit(max_connections: usize) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return;
+        }
+        let wanted = (max_connections as libc::rlim_t).saturating_mul(2) + 256;
+        if limit.rlim_cur < wanted {
+            limit.rlim_cur = wanted.min(limit.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+    if (limit.rlim_cur as usize) < max_connections + 128 {
+        tracing::warn!(
+            open_files = limit.rlim_cur,
+            max_connections,
+            "the open-file limit is below HEIMDELL_MAX_CONNECTIONS: lower it or raise `ulimit -n`"
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -386,6 +414,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Serve { addr } => {
+            raise_open_file_limit(config.http.max_connections);
             database::migrate(&config.database).await?;
             let pool = database::connect_app(&config.database).await?;
             let state = app::state(&config, pool.clone())?;

@@ -105,6 +105,7 @@ async fn sign_ins_from_one_address_are_rate_limited() {
 async fn password_checks_beyond_the_cores_wait_briefly_then_get_429() {
     let app = TestApp::spawn_configured(None, |c| {
         c.http.sign_ins_per_minute = 0;
+        c.http.password_slots = 1;
         c.http.password_queue = Duration::from_millis(1);
     })
     .await;
@@ -133,6 +134,88 @@ async fn password_checks_beyond_the_cores_wait_briefly_then_get_429() {
         "12 checks at once on a bounded checker: some are refused ({statuses:?})"
     );
     assert!(statuses.contains(&StatusCode::UNAUTHORIZED), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn sign_ins_refused_as_busy_do_not_count_towards_the_lockout() {
+    let app = TestApp::spawn_configured(None, |c| {
+        c.http.sign_ins_per_minute = 0;
+        c.http.password_slots = 1;
+        c.http.password_queue = Duration::from_millis(1);
+    })
+    .await;
+    let t = app.tenant("Acme").await;
+    let attempts = (0..10).map(|_| {
+        app.client
+            .post(app.url("/api/v1/session"))
+            .json(&json!({"email": t.admin.email, "password": "wrong"}))
+            .send()
+    });
+    let mut checked = 0;
+    let mut busy = 0;
+    for r in futures_util::future::join_all(attempts).await {
+        match r.unwrap().status() {
+            StatusCode::UNAUTHORIZED => checked += 1,
+            StatusCode::TOO_MANY_REQUESTS => busy += 1,
+            other => panic!("{other}"),
+        }
+    }
+    assert!(busy > 0, "ten checks at once on one slot: some are refused");
+    assert!(checked < 5, "{checked} checked");
+    // Only the checked attempts counted: the right password still gets in.
+    let (status, v) = body(
+        app.client
+            .post(app.url("/api/v1/session"))
+            .json(&json!({"email": t.admin.email, "password": "password-acme"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_client_counts() {
+    let app = TestApp::spawn_configured(None, |c| {
+        c.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        c.http.sign_ins_per_minute = 1;
+    })
+    .await;
+    let _ = app.tenant("Acme").await;
+    let metrics = |forwarded: Option<&'static str>| {
+        let mut req = app.client.get(app.url("/metrics"));
+        if let Some(f) = forwarded {
+            req = req.header("x-forwarded-for", f);
+        }
+        req.send()
+    };
+    // A client on the internet, forwarded by the local proxy, is not a loopback client.
+    let (status, v) = body(metrics(Some("203.0.113.5")).await.unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{v}");
+    assert_eq!(error_code(&v), "unauthorized");
+    // The proxy's own request (or a scraper on the host) is.
+    assert_eq!(metrics(None).await.unwrap().status(), StatusCode::OK);
+    // Each forwarded client has its own sign-in allowance.
+    let sign_in = |forwarded: &'static str| {
+        app.client
+            .post(app.url("/api/v1/session"))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"email": "nobody@acme.test", "password": "x"}))
+            .send()
+    };
+    assert_eq!(
+        sign_in("203.0.113.5").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        sign_in("203.0.113.5").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        sign_in("198.51.100.7").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 /// Signs in with a cookie-keeping client; returns it and its CSRF token.

@@ -25,11 +25,11 @@ const ERROR_TEXT_LIMIT: usize = 16 * 1024;
 
 pub async fn guard(State(state): State<ApiState>, req: Request, next: Next) -> Response {
     let expired = Arc::new(AtomicBool::new(false));
-    let deadline = Instant::now() + state.limits.body_timeout;
     let req = req.map(|body| {
         Body::new(DeadlineBody {
             inner: body,
-            sleep: Box::pin(tokio::time::sleep_until(deadline)),
+            limit: state.limits.body_timeout,
+            sleep: None,
             expired: expired.clone(),
         })
     });
@@ -98,10 +98,13 @@ async fn in_error_shape(response: Response) -> Response {
 }
 
 /// A request body that fails once its deadline passes (and says so through `expired`), so a
-/// client that trickles its body cannot hold a connection and a handler forever.
+/// client that trickles its body cannot hold a connection and a handler forever. The clock
+/// starts when the handler first reads the body, not while it waits for a database
+/// connection with the client's bytes held back by flow control.
 struct DeadlineBody {
     inner: Body,
-    sleep: Pin<Box<Sleep>>,
+    limit: std::time::Duration,
+    sleep: Option<Pin<Box<Sleep>>>,
     expired: Arc<AtomicBool>,
 }
 
@@ -124,10 +127,15 @@ impl http_body::Body for DeadlineBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let limit = self.limit;
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(Instant::now() + limit)));
+        let expired_now = sleep.as_mut().poll(cx).is_ready();
         if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
             return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
         }
-        if self.sleep.as_mut().poll(cx).is_ready() {
+        if expired_now {
             self.expired.store(true, Ordering::Relaxed);
             return Poll::Ready(Some(Err(Box::new(BodyDeadline))));
         }

@@ -82,15 +82,27 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The documented body: `{"error":{"code","message","details"}}`.
+    pub fn body(&self) -> serde_json::Value {
+        json!({ "error": { "code": self.code, "message": self.message, "details": self.details } })
+    }
+
+    /// `Retry-After` in whole seconds, rounded up, at least 1.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after
+            .map(|wait| (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1))
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message, "details": self.details } });
-        let mut response = (self.status, axum::Json(body)).into_response();
-        if let Some(wait) = self.retry_after {
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let retry = self.retry_after_secs();
+        let mut response = (self.status, axum::Json(self.body())).into_response();
+        if let Some(secs) = retry {
             response
                 .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, secs.max(1).into());
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
         }
         response
     }

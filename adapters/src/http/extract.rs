@@ -22,26 +22,52 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let value = match axum::Json::<Value>::from_request(req, state).await {
-            Ok(axum::Json(v)) => v,
-            Err(rejection) => return Err(malformed(rejection)),
-        };
-        typed(value).map(Body)
+        let json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .is_some_and(|v| v == "application/json" || v.ends_with("+json"));
+        if !json {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "malformed_body",
+                "Send the body as JSON with Content-Type: application/json.",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|r| {
+                if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    too_large()
+                } else {
+                    ApiError::new(r.status(), "bad_request", r.body_text())
+                }
+            })?;
+        typed_bytes(&bytes).map(Body)
     }
 }
 
-/// Checks a parsed body for NUL characters, then gives it its type.
-fn typed<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
-    if let Some(field) = nul_in(&value, "") {
-        return Err(nul_error(&field));
+/// Parses a JSON body straight into its type (no intermediate tree: a megabyte of `[0,0,…]`
+/// must not become tens of megabytes of values). JSON can carry U+0000 only as the escape
+/// `\u0000`, so only a body holding that text is walked to find and name the field.
+fn typed_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.windows(6).any(|w| w == b"\\u0000") {
+        let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "malformed_body",
+                format!("The body is not valid JSON: {e}"),
+            )
+        })?;
+        if let Some(field) = nul_in(&value, "") {
+            return Err(nul_error(&field));
+        }
     }
-    serde_json::from_value(value).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "malformed_body",
-            format!("The body does not have the expected shape: {e}"),
-        )
-    })
+    axum::Json::<T>::from_bytes(bytes)
+        .map(|axum::Json(v)| v)
+        .map_err(malformed)
 }
 
 fn nul_error(field: &str) -> ApiError {
@@ -112,14 +138,7 @@ pub fn optional_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<Option<T>, Api
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "malformed_body",
-            format!("The body is not the expected JSON: {e}"),
-        )
-    })?;
-    typed(value).map(Some)
+    typed_bytes(bytes).map(Some)
 }
 
 /// Query parameters; a bad one is a 400 naming it.
@@ -158,21 +177,84 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
     }
 }
 
-/// The client's address as the listener saw it (the server loop records it on every request);
-/// unspecified when the router is served without one.
+/// The client's address: the peer the listener saw, or, when that peer is a trusted reverse
+/// proxy (`HEIMDELL_TRUSTED_PROXIES`), the last `X-Forwarded-For` entry that is not itself a
+/// trusted proxy. Unspecified when the router is served without the server loop.
 pub struct ClientAddr(pub std::net::IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<super::state::ApiState> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |c| {
-                    c.0.ip()
-                }),
-        ))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &super::state::ApiState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |c| {
+                c.0.ip()
+            });
+        Ok(ClientAddr(client_behind_proxies(
+            peer,
+            &parts.headers,
+            &state.limits.trusted_proxies,
+        )))
+    }
+}
+
+/// The client a chain of trusted proxies forwarded for; `peer` when it is not one of them.
+pub fn client_behind_proxies(
+    peer: std::net::IpAddr,
+    headers: &axum::http::HeaderMap,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<std::net::IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|h| h.trim().parse().ok())
+        .collect();
+    hops.iter()
+        .rev()
+        .find(|h| !trusted.contains(h))
+        .or(hops.first())
+        .copied()
+        .unwrap_or(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    #[test]
+    fn only_trusted_proxies_may_say_who_the_client_is() {
+        let proxy: IpAddr = "127.0.0.1".parse().unwrap();
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert("x-forwarded-for", "203.0.113.9, 10.0.0.2".parse().unwrap());
+        let client = |peer: &str, trusted: &[&str]| {
+            let trusted: Vec<IpAddr> = trusted.iter().map(|t| t.parse().unwrap()).collect();
+            client_behind_proxies(peer.parse().unwrap(), &headers, &trusted).to_string()
+        };
+        // Not behind a trusted proxy: the header is the client's own words, ignored.
+        assert_eq!(client("198.51.100.1", &[]), "198.51.100.1");
+        assert_eq!(client("127.0.0.1", &[]), "127.0.0.1");
+        // Behind one: the nearest hop it did not add itself.
+        assert_eq!(client("127.0.0.1", &["127.0.0.1"]), "10.0.0.2");
+        assert_eq!(
+            client("127.0.0.1", &["127.0.0.1", "10.0.0.2"]),
+            "203.0.113.9"
+        );
+        // A proxy that sent no header: the proxy itself.
+        let bare = axum::http::HeaderMap::new();
+        assert_eq!(
+            client_behind_proxies(proxy, &bare, &[proxy]).to_string(),
+            "127.0.0.1"
+        );
     }
 }

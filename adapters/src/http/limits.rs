@@ -23,6 +23,13 @@ pub struct HttpLimits {
     pub sign_ins_per_minute: u32,
     /// How long a sign-in may wait for a free password check before it is answered 429.
     pub password_queue: Duration,
+    /// Password checks at once, each with ~19 MiB reserved for good.
+    /// `HEIMDELL_PASSWORD_SLOTS`, default one per core, at most 4.
+    pub password_slots: usize,
+    /// `HEIMDELL_TRUSTED_PROXIES`: the addresses of reverse proxies in front of this server.
+    /// For requests from them, the client is the last `X-Forwarded-For` entry that is not
+    /// itself a trusted proxy (sign-in limits, loopback-only metrics).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// `HEIMDELL_METRICS_TOKEN`: `/metrics` then needs `Authorization: Bearer <it>`. Without it,
     /// `/metrics` answers only clients on the loopback interface.
     pub metrics_token: Option<SecretString>,
@@ -39,6 +46,8 @@ impl Default for HttpLimits {
             max_connections: 1024,
             sign_ins_per_minute: 30,
             password_queue: Duration::from_secs(2),
+            password_slots: super::password::PasswordChecker::default_slots(),
+            trusted_proxies: Vec::new(),
             metrics_token: None,
             metrics_addr: None,
         }

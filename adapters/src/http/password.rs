@@ -41,25 +41,53 @@ impl PasswordChecker {
         }
     }
 
-    /// One slot per core the process may use.
-    pub fn per_core(queue_deadline: Duration) -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        Self::new(cores, queue_deadline)
+    /// The default number of slots: one per core, at most four (each holds ~19 MiB for good).
+    pub fn default_slots() -> usize {
+        std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(4)
     }
 
-    /// Whether `password` matches `stored`; `None` checks against the dummy hash (same time,
-    /// never a match).
-    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, Busy> {
+    /// A slot for one check, waited for at most the queue deadline.
+    pub async fn slot(&self) -> Result<Slot, Busy> {
         let permit =
             tokio::time::timeout(self.queue_deadline, self.permits.clone().acquire_owned())
                 .await
                 .map_err(|_| Busy)?
                 .map_err(|_| Busy)?;
-        let memories = self.memories.clone();
-        let dummy = self.dummy_hash.clone();
+        Ok(Slot {
+            permit,
+            checker: self.clone(),
+        })
+    }
+
+    /// Whether `password` matches `stored`; `None` checks against the dummy hash (same time,
+    /// never a match).
+    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, Busy> {
+        Ok(self.slot().await?.verify(password, stored).await)
+    }
+
+    /// The time a caller refused as [`Busy`] should wait before trying again.
+    pub fn retry_after(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+}
+
+/// The right to run one password check now.
+pub struct Slot {
+    permit: tokio::sync::OwnedSemaphorePermit,
+    checker: PasswordChecker,
+}
+
+impl Slot {
+    /// Whether `password` matches `stored`; `None` checks against the dummy hash (same time,
+    /// never a match). Runs on the blocking pool, in one of the reserved memory areas.
+    pub async fn verify(self, password: String, stored: Option<String>) -> bool {
+        let Slot { permit, checker } = self;
         let checked = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let mut memory = memories
+            let mut memory = checker
+                .memories
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .pop()
@@ -67,11 +95,12 @@ impl PasswordChecker {
             let ok = match &stored {
                 Some(hash) => verify_password_in(&mut memory, &password, hash),
                 None => {
-                    verify_password_in(&mut memory, &password, &dummy);
+                    verify_password_in(&mut memory, &password, &checker.dummy_hash);
                     false
                 }
             };
-            memories
+            checker
+                .memories
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push(memory);
@@ -79,12 +108,7 @@ impl PasswordChecker {
         })
         .await;
         // A panic inside argon2 is a bug, not a match.
-        Ok(checked.unwrap_or(false))
-    }
-
-    /// The time a caller refused as [`Busy`] should wait before trying again.
-    pub fn retry_after(&self) -> Duration {
-        Duration::from_secs(1)
+        checked.unwrap_or(false)
     }
 }
 

@@ -29,6 +29,9 @@ use tower::ServiceExt;
 use super::error::ApiError;
 use super::limits::HttpLimits;
 
+/// Connections over the cap that are answered at once; more are closed without an answer.
+const REFUSALS_AT_ONCE: usize = 64;
+
 /// How long open requests get to finish once shutdown starts.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -43,6 +46,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let refusing = Arc::new(Semaphore::new(REFUSALS_AT_ONCE));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -65,7 +69,13 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let Ok(permit) = open.clone().try_acquire_owned() else {
-            tokio::spawn(refuse(stream));
+            // Answered while few are waiting for their answer; past that, just closed.
+            if let Ok(answering) = refusing.clone().try_acquire_owned() {
+                tokio::spawn(async move {
+                    refuse(stream).await;
+                    drop(answering);
+                });
+            }
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -104,11 +114,8 @@ pub async fn serve(
 /// The whole response sent on a raw socket, in the API's error shape, closing the connection.
 fn raw_response(error: ApiError) -> Vec<u8> {
     let status = error.status;
-    let retry = error.retry_after.map(|d| d.as_secs().max(1));
-    let body = serde_json::json!({
-        "error": { "code": error.code, "message": error.message, "details": error.details }
-    })
-    .to_string();
+    let retry = error.retry_after_secs();
+    let body = error.body().to_string();
     let mut head = format!(
         "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
         status.as_u16(),

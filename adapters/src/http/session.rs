@@ -10,7 +10,9 @@
 
 use std::time::Instant;
 
-use axum::extract::State;
+use std::net::IpAddr;
+
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
@@ -52,28 +54,23 @@ fn bad_credentials() -> ApiError {
     )
 }
 
-fn busy(state: &ApiState) -> ApiError {
-    ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-        "Too many sign-ins at once. Try again in a moment.",
-    )
-    .retry_after(state.passwords.retry_after())
+fn rate_limited(message: &str, wait: std::time::Duration) -> ApiError {
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message).retry_after(wait)
 }
 
 pub async fn sign_in(
     State(state): State<ApiState>,
     ClientAddr(ip): ClientAddr,
-    Body(req): Body<SignIn>,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    if let Err(wait) = state.sign_in_rate.check(&ip, Instant::now()) {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+    // Before the body is read: a refused address costs nothing more.
+    if let Err(wait) = state.sign_in_rate.check(&rate_key(ip), Instant::now()) {
+        return Err(rate_limited(
             "Too many sign-in attempts from this address. Try again later.",
-        )
-        .retry_after(wait));
+            wait,
+        ));
     }
+    let Body(req) = Body::<SignIn>::from_request(request, &state).await?;
     let email = req.email.trim();
     let mut errors = Vec::new();
     if email.is_empty() || email.chars().count() > MAX_EMAIL_CHARS {
@@ -92,8 +89,16 @@ pub async fn sign_in(
         return Err(ApiError::invalid(errors));
     }
 
-    // Count the attempt first (known and unknown emails alike); a locked email is answered
-    // at once, the same way whether or not it has an account.
+    // A slot for the password check first: an attempt refused as busy does not count towards
+    // the lockout.
+    let slot = state.passwords.slot().await.map_err(|_| {
+        rate_limited(
+            "Too many sign-ins at once. Try again in a moment.",
+            state.passwords.retry_after(),
+        )
+    })?;
+    // Count the attempt (known and unknown emails alike); a locked email is answered at once,
+    // the same way whether or not it has an account.
     let locked: Option<chrono::DateTime<Utc>> =
         sqlx::query_scalar("SELECT sign_in_attempt($1, $2, make_interval(mins => $3))")
             .bind(email)
@@ -114,15 +119,17 @@ pub async fn sign_in(
         .retry_after(wait));
     }
 
-    let matches: Vec<(Uuid, Uuid)> =
-        sqlx::query_as("SELECT tenant_id, user_id FROM auth_users_by_email($1)")
-            .bind(email)
-            .fetch_all(&state.pool)
-            .await?;
+    // One query whether or not the email has an account.
+    let matches: Vec<Account> = sqlx::query_as(
+        "SELECT tenant_id, user_id, password_hash, email, name, role FROM auth_sign_in($1)",
+    )
+    .bind(email)
+    .fetch_all(&state.pool)
+    .await?;
     let chosen = match (matches.as_slice(), req.tenant_id) {
         ([], _) => None,
-        ([one], None) => Some(*one),
-        (_, Some(t)) => matches.iter().copied().find(|(tenant, _)| *tenant == t),
+        ([one], None) => Some(one),
+        (_, Some(t)) => matches.iter().find(|a| a.tenant_id == t),
         (_, None) => {
             return Err(ApiError::invalid(vec![FieldError::new(
                 "tenant_id",
@@ -130,51 +137,39 @@ pub async fn sign_in(
             )]));
         }
     };
-    let Some((tenant_id, user_id)) = chosen else {
-        // Same work as a real check, so the answer's timing does not reveal unknown emails.
-        state
-            .passwords
-            .verify(req.password, None)
-            .await
-            .map_err(|_| busy(&state))?;
+    // Unknown emails and members without a password (token only) are checked against the
+    // dummy hash: the same work, never a match.
+    let stored = chosen.and_then(|a| a.password_hash.clone());
+    let ok = slot.verify(req.password, stored.clone()).await;
+    let Some(account) = chosen.filter(|_| ok) else {
         return Err(bad_credentials());
     };
-
-    let mut tx = begin_tenant(&state.pool, tenant_id).await?;
-    let (hash, email, name, role): (Option<String>, String, String, String) =
-        sqlx::query_as("SELECT password_hash, email, name, role FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_one(&mut *tx)
-            .await?;
-    tx.commit().await?;
-    // A member without a password (token only) is checked against the dummy hash: same
-    // timing, never a match.
-    let ok = state
-        .passwords
-        .verify(req.password, hash)
-        .await
-        .map_err(|_| busy(&state))?;
-    if !ok {
-        return Err(bad_credentials());
-    }
     sqlx::query("SELECT sign_in_succeeded($1)")
-        .bind(&email)
+        .bind(&account.email)
         .execute(&state.pool)
         .await?;
     let now = Utc::now();
     let secret = new_secret("hms_");
     let csrf = new_secret("");
-    let mut tx = begin_tenant(&state.pool, tenant_id).await?;
-    sqlx::query(
-        "INSERT INTO sessions (tenant_id, user_id, token_hash, csrf_hash, expires_at) VALUES (app_tenant(), $1, $2, $3, $4)",
+    let mut tx = begin_tenant(&state.pool, account.tenant_id).await?;
+    // Only while the password that was checked is still the member's and they are active: a
+    // change committed during the check has already ended their sessions, this one included.
+    let created = sqlx::query(
+        "INSERT INTO sessions (tenant_id, user_id, token_hash, csrf_hash, expires_at)
+         SELECT app_tenant(), $1, $2, $3, $4
+          WHERE EXISTS (SELECT 1 FROM users WHERE id = $1 AND active AND password_hash = $5)",
     )
-    .bind(user_id)
+    .bind(account.user_id)
     .bind(secret_hash(&secret))
     .bind(secret_hash(&csrf))
     .bind(now + Duration::hours(SESSION_HOURS))
+    .bind(&stored)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    if created.rows_affected() == 0 {
+        return Err(bad_credentials());
+    }
 
     let cookie = format!(
         "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
@@ -187,10 +182,38 @@ pub async fn sign_in(
         HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
     );
     let body = json!({
-        "user": { "id": user_id, "tenant_id": tenant_id, "email": email, "name": name, "role": role },
+        "user": { "id": account.user_id, "tenant_id": account.tenant_id, "email": account.email,
+                  "name": account.name, "role": account.role },
         "csrf_token": csrf,
     });
     Ok((StatusCode::OK, headers, axum::Json(body)).into_response())
+}
+
+/// What sign-in reads about an email's account.
+#[derive(sqlx::FromRow)]
+struct Account {
+    tenant_id: Uuid,
+    user_id: Uuid,
+    password_hash: Option<String>,
+    email: String,
+    name: String,
+    role: String,
+}
+
+/// The rate limit's key for an address: IPv6 clients by their /64 (one subscriber's block),
+/// so rotating addresses inside it gains nothing.
+fn rate_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        IpAddr::V6(v6) => IpAddr::V4(
+            v6.to_ipv4_mapped()
+                .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+        ),
+        v4 => v4,
+    }
 }
 
 pub async fn whoami(
