@@ -429,7 +429,7 @@ async fn whose_tenant(target: &Target, token: &str) -> anyhow::Result<String> {
 
 /// `heimdell bench soak`.
 pub async fn soak(target: Target, opts: SoakOptions) -> anyhow::Result<()> {
-    if !(opts.minutes > 0.0) {
+    if opts.minutes.is_nan() || opts.minutes <= 0.0 {
         bail!("--minutes must be positive");
     }
     let sink = sink_on(&opts.twilio_addr).await?;

@@ -450,6 +450,94 @@ async fn references_to_another_workspace_or_to_nothing_are_refused_at_proposal_a
 }
 
 #[tokio::test]
+async fn a_deactivated_member_cannot_be_made_an_owner_or_assignee() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("Acme").await;
+    let jane = app
+        .run(&t.rep, "create_contact", json!({"first_name": "Jane"}))
+        .await;
+    let jane = jane["contact"]["id"].as_str().unwrap().to_string();
+    let rep2 = t.rep2.id.to_string();
+    // Proposed while rep2 is still a member; approved after they are gone.
+    let (status, waiting) = app
+        .propose(
+            &t.manager,
+            "create_task",
+            json!({"title": "Call Jane", "owner_id": rep2}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{waiting}");
+    let waiting = waiting["id"].as_str().unwrap().to_string();
+
+    let mut owner = app.owner().await;
+    sqlx::query("UPDATE users SET active = false WHERE id = $1")
+        .bind(t.rep2.id)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+
+    let made_up = Uuid::now_v7().to_string();
+    let cases = [
+        ("create_task", json!({"title": "Call"})),
+        ("create_contact", json!({"first_name": "Ann"})),
+        ("create_company", json!({"name": "Initech"})),
+        ("create_deal", json!({"name": "Deal"})),
+        ("update_contact", json!({"contact_id": jane})),
+    ];
+    for (tool, base) in &cases {
+        let with = |id: &str| {
+            let mut args = base.clone();
+            args["owner_id"] = json!(id);
+            args
+        };
+        let gone = refused(&app, &t.manager, tool, with(&rep2)).await;
+        assert_eq!(
+            details(&gone),
+            vec![("owner_id".to_string(), "no user with that id".to_string())],
+            "{tool}: {gone}"
+        );
+        // Exactly the answer an id nobody has gets.
+        let nobodys = refused(&app, &t.manager, tool, with(&made_up)).await;
+        assert_eq!(gone, nobodys, "{tool}");
+    }
+    assert_eq!(
+        pending_actions(&app, t.id).await,
+        1,
+        "only the earlier proposal waits"
+    );
+
+    // The data is read again at approval: the earlier proposal now fails the same way.
+    let (status, v) = app.approve(&t.manager, &waiting).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(error_code(&v), "invalid_arguments", "{v}");
+    assert_eq!(
+        details(&v),
+        vec![("owner_id".to_string(), "no user with that id".to_string())],
+        "{v}"
+    );
+    let mut tx = app.tenant_conn(t.id).await;
+    let tasks: i64 = sqlx::query_scalar("SELECT count(*) FROM tasks")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(tasks, 0, "nothing was assigned to the deactivated member");
+    drop(tx);
+
+    // An active member is still fine.
+    let (status, p) = app
+        .propose(
+            &t.manager,
+            "create_task",
+            json!({"title": "Call", "owner_id": t.rep.id}),
+        )
+        .await;
+    assert!(
+        status == StatusCode::CREATED || status == StatusCode::OK,
+        "{status} {p}"
+    );
+}
+
+#[tokio::test]
 async fn names_that_could_pass_for_another_record_are_refused_with_the_field_and_reason() {
     let app = TestApp::spawn().await;
     let t = app.tenant("Acme").await;

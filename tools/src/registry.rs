@@ -2,7 +2,7 @@
 //! argument struct) and a compiled validator that checks every call, formats included, before
 //! anything runs.
 
-use crate::domain::{Country, Role};
+use crate::domain::{Country, Role, nul_path};
 use crate::error::{FieldError, ToolError};
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
@@ -215,7 +215,15 @@ impl ToolEntry {
     }
 
     /// Checks arguments against the schema, formats included; names every bad field.
+    ///
+    /// Before anything else, a key or string anywhere in the arguments that holds U+0000 is
+    /// refused (named by [`nul_path`]): Postgres `text` and `jsonb` cannot store it, so it
+    /// would otherwise fail as a database error wherever the arguments are stored or used. This
+    /// is the one check every caller passes through, the HTTP API and a model's tool calls alike.
     pub fn validate(&self, args: &Value) -> Result<(), ToolError> {
+        if let Some(field) = nul_path(args) {
+            return Err(ToolError::field(field, NUL_MESSAGE));
+        }
         let mut errors = Vec::new();
         for e in self.validator.iter_errors(args) {
             let base = pointer_to_field(e.instance_path().as_str());
@@ -261,6 +269,9 @@ impl ToolEntry {
         self.ops.run(conn, ctx, args.clone()).await
     }
 }
+
+/// Why arguments holding U+0000 are refused (see [`ToolEntry::validate`]).
+const NUL_MESSAGE: &str = "must not contain the NUL character (U+0000)";
 
 fn pointer_to_field(pointer: &str) -> String {
     pointer

@@ -61,7 +61,7 @@ fn typed_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 format!("The body is not valid JSON: {e}"),
             )
         })?;
-        if let Some(field) = nul_in(&value, "") {
+        if let Some(field) = heimdell_tools::domain::nul_path(&value) {
             return Err(nul_error(&field));
         }
     }
@@ -75,30 +75,6 @@ fn nul_error(field: &str) -> ApiError {
         field,
         "must not contain the NUL character (U+0000)",
     )])
-}
-
-/// The path of the first key or string value holding U+0000 (`args.notes`, `tags[2]`).
-fn nul_in(value: &Value, at: &str) -> Option<String> {
-    match value {
-        Value::String(s) => s.contains('\0').then(|| at.to_string()),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, v)| nul_in(v, &format!("{at}[{i}]"))),
-        Value::Object(map) => map.iter().find_map(|(k, v)| {
-            let path = if at.is_empty() {
-                k.clone()
-            } else {
-                format!("{at}.{k}")
-            };
-            if k.contains('\0') {
-                Some(path.replace('\0', "\\u0000"))
-            } else {
-                nul_in(v, &path)
-            }
-        }),
-        _ => None,
-    }
 }
 
 fn malformed(r: JsonRejection) -> ApiError {

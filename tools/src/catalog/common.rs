@@ -137,6 +137,9 @@ pub async fn owner_of(
 }
 
 /// Checks that optional references exist in this tenant, reporting each missing one by field.
+/// A user reference (an owner or assignee) must also be an active member: a deactivated one
+/// reads exactly like a missing one, so nothing new is handed to someone who can no longer
+/// sign in to see it.
 pub async fn check_refs(
     conn: &mut PgConnection,
     refs: &[(&str, Ref, Option<Uuid>)],
@@ -144,8 +147,12 @@ pub async fn check_refs(
     let mut errors = Vec::new();
     for (field, what, id) in refs {
         if let Some(id) = id {
+            let only_active = match what {
+                Ref::User => " AND active",
+                _ => "",
+            };
             let sql = format!(
-                "SELECT EXISTS (SELECT 1 FROM {} WHERE id = $1)",
+                "SELECT EXISTS (SELECT 1 FROM {} WHERE id = $1{only_active})",
                 what.table()
             );
             let (exists,): (bool,) = sqlx::query_as(AssertSqlSafe(sql))

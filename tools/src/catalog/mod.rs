@@ -169,6 +169,67 @@ mod tests {
         );
     }
 
+    #[test]
+    fn nul_in_arguments_is_refused_before_anything_else() {
+        let r = standard();
+        let only = |tool: &str, args: serde_json::Value| match r
+            .get(tool)
+            .unwrap()
+            .validate(&args)
+            .unwrap_err()
+        {
+            crate::ToolError::InvalidArguments(fields) => fields
+                .into_iter()
+                .map(|f| (f.field, f.message))
+                .collect::<Vec<_>>(),
+            e => panic!("{tool}: unexpected error {e}"),
+        };
+        let nul = |field: &str| {
+            vec![(
+                field.to_string(),
+                "must not contain the NUL character (U+0000)".to_string(),
+            )]
+        };
+        // Alone, even when the schema would also refuse the call (missing title, unknown field):
+        // nothing past this check sees the arguments.
+        assert_eq!(
+            only(
+                "create_task",
+                serde_json::json!({"notes": "a\u{0}b", "colour": "red"})
+            ),
+            nul("notes")
+        );
+        assert_eq!(
+            only(
+                "create_task",
+                serde_json::json!({"title": "Call", "due_at": "2026-11-21T10:00:00Z", "notes": "x\u{0}"})
+            ),
+            nul("notes")
+        );
+        assert_eq!(
+            only(
+                "connect_twilio",
+                serde_json::json!({"account_sid": "AC1", "auth_token": "t", "numbers": ["+15550100\u{0}"]})
+            ),
+            nul("numbers[0]")
+        );
+        // An unknown key is refused for its NUL, spelled out, not reported as unknown.
+        assert_eq!(
+            only(
+                "create_task",
+                serde_json::json!({"title": "Call", "no\u{0}tes": "x"})
+            ),
+            nul("no\\u0000tes")
+        );
+        // Other control characters are left to the schema and the domain types.
+        assert!(
+            r.get("create_task")
+                .unwrap()
+                .validate(&serde_json::json!({"title": "Call", "notes": "one\ntwo"}))
+                .is_ok()
+        );
+    }
+
     fn ctx() -> crate::registry::Ctx {
         crate::registry::Ctx {
             actor: crate::registry::Actor {

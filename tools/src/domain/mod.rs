@@ -7,4 +7,4 @@ mod text;
 
 pub use email::Email;
 pub use phone::{Country, Phone};
-pub use text::{Currency, LawfulBasis, Name, ReasonCode, Role, Text, TimeZone};
+pub use text::{Currency, LawfulBasis, Name, ReasonCode, Role, Text, TimeZone, nul_path};

@@ -1,7 +1,43 @@
-//! Small checked values: bounded text, currencies, time zones, roles, reason codes.
+//! Small checked values: bounded text, currencies, time zones, roles, reason codes; and where a
+//! JSON value holds U+0000 ([`nul_path`]).
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::fmt;
+
+/// Where a JSON value holds U+0000, which Postgres `text` and `jsonb` cannot store: the path of
+/// the first object key or string value holding it, or None if there is none. Paths name
+/// top-level keys plainly (`notes`), nested keys with dots (`address.city`) and array items with
+/// their index (`numbers[0]`, `tags[2].label`); a key that itself holds NUL is reported with the
+/// NUL shown as `\u0000`, since the character itself could not be shown or stored. Every edge
+/// that accepts JSON from outside (HTTP bodies, a chat model's tool calls) refuses such input
+/// with this one walk, so they all name the same field.
+pub fn nul_path(value: &Value) -> Option<String> {
+    nul_at(value, "")
+}
+
+fn nul_at(value: &Value, at: &str) -> Option<String> {
+    match value {
+        Value::String(s) => s.contains('\0').then(|| at.to_string()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_at(v, &format!("{at}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let path = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            if k.contains('\0') {
+                Some(path.replace('\0', "\\u0000"))
+            } else {
+                nul_at(v, &path)
+            }
+        }),
+        _ => None,
+    }
+}
 
 /// Free text (notes, bodies, descriptions): trimmed, non-empty, at most `max` characters. Line
 /// breaks and tabs are kept; every other control character is refused, NUL above all (Postgres
@@ -93,20 +129,35 @@ fn bounded(input: &str, max: usize) -> Result<&str, String> {
 }
 
 /// Characters that are not shown but change how the text around them is shown or broken into
-/// lines: the Arabic letter mark, the Mongolian vowel separator, zero-width space / non-joiner /
-/// joiner, the left-to-right and right-to-left marks, the line and paragraph separators, the
-/// bidirectional embeddings and overrides, the word joiner and invisible operators, the
-/// bidirectional isolates, and the zero-width no-break space (byte order mark).
+/// lines, or that show as nothing at all: the soft hyphen, the combining grapheme joiner, the
+/// Arabic letter mark, the Hangul fillers, the Khmer inherent vowels, the Mongolian free
+/// variation selectors and vowel separator, zero-width space / non-joiner / joiner, the
+/// left-to-right and right-to-left marks, the line and paragraph separators, the bidirectional
+/// embeddings and overrides, the word joiner and invisible operators, the bidirectional
+/// isolates, the braille blank, the zero-width no-break space (byte order mark), the interlinear
+/// annotation marks, the musical formatting characters and the tag characters.
 fn is_invisible_format(c: char) -> bool {
     matches!(
         c,
-        '\u{061C}'
-            | '\u{180E}'
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180B}'..='\u{180E}'
             | '\u{200B}'..='\u{200F}'
             | '\u{2028}'..='\u{202E}'
             | '\u{2060}'..='\u{2064}'
             | '\u{2066}'..='\u{2069}'
+            | '\u{2800}'
+            | '\u{3164}'
             | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E007F}'
     )
 }
 
@@ -304,6 +355,55 @@ mod tests {
     }
 
     #[test]
+    fn nul_path_names_the_first_key_or_string_holding_nul() {
+        use serde_json::json;
+        assert_eq!(
+            nul_path(&json!({"title": "Call", "n": 1, "ok": true})),
+            None
+        );
+        assert_eq!(nul_path(&json!(null)), None);
+        assert_eq!(nul_path(&json!([1, "a", {"b": [null]}])), None);
+        // Other control characters are not this walk's business.
+        assert_eq!(nul_path(&json!({"notes": "bell\u{7}\n"})), None);
+        assert_eq!(
+            nul_path(&json!({"notes": "a\u{0}b"})).as_deref(),
+            Some("notes")
+        );
+        assert_eq!(
+            nul_path(&json!({"address": {"city": "\u{0}"}})).as_deref(),
+            Some("address.city")
+        );
+        assert_eq!(
+            nul_path(&json!({"numbers": ["+15550100", "\u{0}"]})).as_deref(),
+            Some("numbers[1]")
+        );
+        assert_eq!(
+            nul_path(&json!({"numbers": ["x\u{0}"]})).as_deref(),
+            Some("numbers[0]")
+        );
+        assert_eq!(
+            nul_path(&json!({"tags": [{"label": "ok"}, {}, {"label": "\u{0}"}]})).as_deref(),
+            Some("tags[2].label")
+        );
+        assert_eq!(
+            nul_path(&json!({"a": [[1, ["\u{0}"]]]})).as_deref(),
+            Some("a[0][1][0]")
+        );
+        // A key holding NUL is named with the NUL spelled out, whatever its value.
+        assert_eq!(
+            nul_path(&json!({"bad\u{0}key": 1})).as_deref(),
+            Some("bad\\u0000key")
+        );
+        assert_eq!(
+            nul_path(&json!({"args": {"\u{0}": "x"}})).as_deref(),
+            Some("args.\\u0000")
+        );
+        // A bare string or array has no field name to give.
+        assert_eq!(nul_path(&json!("\u{0}")).as_deref(), Some(""));
+        assert_eq!(nul_path(&json!(["ok", "\u{0}"])).as_deref(), Some("[1]"));
+    }
+
+    #[test]
     fn names_refuse_control_and_invisible_formatting_characters() {
         assert_eq!(Name::parse("  Jane ", 10).unwrap().as_str(), "Jane");
         // Letters of any script, accents, apostrophes, hyphens and emoji are names.
@@ -314,6 +414,11 @@ mod tests {
             "李小龍",
             "Zoë 🙂",
             "Acme, Inc.",
+            // Neighbours of the refused ranges are ordinary letters and symbols.
+            "\u{3163}\u{3165}",
+            "\u{2801}",
+            "\u{17B6}",
+            "\u{1D172}\u{1D17B}",
         ] {
             assert!(Name::parse(ok, 100).is_ok(), "{ok:?}");
         }
@@ -334,6 +439,27 @@ mod tests {
             ("Jane\u{061C}", "U+061C"),
             ("Jane\u{180E}", "U+180E"),
             ("Jane\u{2028}Doe", "U+2028"),
+            ("Ja\u{AD}ne", "U+00AD"),
+            ("Ja\u{34F}ne", "U+034F"),
+            ("\u{115F}", "U+115F"),
+            ("Jane\u{1160}", "U+1160"),
+            ("\u{3164}Jane", "U+3164"),
+            ("Ja\u{FFA0}ne", "U+FFA0"),
+            ("Jane\u{180B}", "U+180B"),
+            ("Jane\u{180C}", "U+180C"),
+            ("Jane\u{180D}", "U+180D"),
+            ("Ja\u{17B4}ne", "U+17B4"),
+            ("Ja\u{17B5}ne", "U+17B5"),
+            ("\u{2800}", "U+2800"),
+            ("Jane\u{2800}Doe", "U+2800"),
+            ("Jane\u{E0000}", "U+E0000"),
+            ("Jane\u{E0041}", "U+E0041"),
+            ("Jane\u{E007F}", "U+E007F"),
+            ("Ja\u{FFF9}ne", "U+FFF9"),
+            ("Ja\u{FFFA}ne", "U+FFFA"),
+            ("Ja\u{FFFB}ne", "U+FFFB"),
+            ("Ja\u{1D173}ne", "U+1D173"),
+            ("Ja\u{1D17A}ne", "U+1D17A"),
         ] {
             assert_eq!(
                 Name::parse(bad, 100).unwrap_err(),
