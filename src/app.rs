@@ -85,8 +85,15 @@ pub fn state_with_model(
     let prompts = Arc::new(Prompts::embedded().context("built-in prompts are invalid")?);
     let copilot_config = CopilotConfig {
         monthly_request_limit: config.usage_limit,
+        cost: config.cost.clone(),
         ..CopilotConfig::default()
     };
+    if config.cost.prices.get(model.name()).is_none() {
+        tracing::warn!(
+            model = model.name(),
+            "no price is configured for the Copilot's model (HEIMDELL_MODEL_PRICES): its tokens are counted, its cost is not"
+        );
+    }
     let copilot = Copilot::new(pipeline.clone(), model, prompts, copilot_config);
     Ok(ApiState {
         pool,

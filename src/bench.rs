@@ -23,7 +23,9 @@ use anyhow::{Context as _, bail};
 use heimdell_agent::actions::Caller;
 use heimdell_agent::context::{self, PackInput};
 use heimdell_agent::copilot::ChatRequest;
-use heimdell_agent::model::{EntityKind, EntityRef};
+use heimdell_agent::model::{
+    ChatModel, EntityKind, EntityRef, Message, ModelError, ModelReply, ModelRequest, ToolSpec,
+};
 use heimdell_tools::db::begin_tenant;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -149,11 +151,107 @@ pub async fn context_pack(
     Ok(summarise(samples, 0))
 }
 
+/// Counts the prompt tokens of every request a model is sent (o200k_base, the tokenizer of
+/// OpenAI's current models), as the wire request lays them out: each message's text, then
+/// each offered tool's name, description and schema.
+pub struct TokenCounting {
+    inner: Arc<dyn ChatModel>,
+    bpe: tiktoken_rs::CoreBPE,
+    /// (tokens before the history: system + tools + CONTEXT + the user's words; all tokens;
+    /// tools offered) per request.
+    pub seen: std::sync::Mutex<Vec<(usize, usize, usize)>>,
+}
+
+impl TokenCounting {
+    pub fn new(inner: Arc<dyn ChatModel>) -> anyhow::Result<Self> {
+        Ok(TokenCounting {
+            inner,
+            bpe: tiktoken_rs::o200k_base()?,
+            seen: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    fn tokens(&self, text: &str) -> usize {
+        self.bpe.encode_ordinary(text).len()
+    }
+
+    /// Tokens of the tool schemas as sent.
+    pub fn tool_tokens(&self, tools: &[ToolSpec]) -> usize {
+        tools
+            .iter()
+            .map(|t| {
+                self.tokens(&t.name)
+                    + self.tokens(&t.description)
+                    + self.tokens(&t.parameters.to_string())
+            })
+            .sum()
+    }
+
+    fn message_tokens(&self, m: &Message) -> usize {
+        // A few tokens of framing per message, as chat templates add.
+        4 + match m {
+            Message::System { content } | Message::User { content } => self.tokens(content),
+            Message::Assistant {
+                content,
+                tool_calls,
+            } => {
+                self.tokens(content.as_deref().unwrap_or_default())
+                    + tool_calls
+                        .iter()
+                        .map(|c| self.tokens(&c.name) + self.tokens(&c.arguments))
+                        .sum::<usize>()
+            }
+            Message::Tool { content, .. } => self.tokens(content),
+        }
+    }
+}
+
+impl ChatModel for TokenCounting {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn complete<'a>(
+        &'a self,
+        req: &'a ModelRequest,
+    ) -> futures_util::future::BoxFuture<'a, Result<ModelReply, ModelError>> {
+        let tools = self.tool_tokens(&req.tools);
+        let all: usize = req
+            .messages
+            .iter()
+            .map(|m| self.message_tokens(m))
+            .sum::<usize>()
+            + tools;
+        // Before the history: the system prompt, the tools, and the last two messages of a
+        // first step (CONTEXT and the user's words).
+        let first_step = matches!(req.messages.last(), Some(Message::User { .. }));
+        if first_step {
+            let n = req.messages.len();
+            let before: usize = self.message_tokens(&req.messages[0])
+                + req.messages[n.saturating_sub(2)..]
+                    .iter()
+                    .map(|m| self.message_tokens(m))
+                    .sum::<usize>()
+                + tools;
+            if let Ok(mut seen) = self.seen.lock() {
+                seen.push((before, all, req.tools.len()));
+            }
+        }
+        self.inner.complete(req)
+    }
+}
+
 pub async fn turns(config: &Config, pool: PgPool, iterations: usize) -> anyhow::Result<Summary> {
-    let state = crate::app::state(config, pool.clone())?;
+    let counting = Arc::new(TokenCounting::new(Arc::new(
+        heimdell_agent::model::planner::Planner::new(),
+    ))?);
+    let state = crate::app::state_with_model(config, pool.clone(), counting.clone())?;
+    let whole_catalogue = counting.tool_tokens(&state.copilot.tool_specs());
     let (caller, contacts, names) = subjects(&pool).await?;
     let mut samples = Vec::with_capacity(iterations);
     let mut by_kind: [Vec<Duration>; 5] = Default::default();
+    let mut tokens_by_kind: [Vec<usize>; 5] = Default::default();
+    let mut seen_before = 0usize;
     let mut errors = 0;
     for i in 0..iterations {
         let name = &names[i % names.len()];
@@ -195,8 +293,16 @@ pub async fn turns(config: &Config, pool: PgPool, iterations: usize) -> anyhow::
         }
         samples.push(started.elapsed());
         by_kind[i % 5].push(started.elapsed());
+        let first = counting.seen.lock().ok().and_then(|s| {
+            let first = s.get(seen_before).map(|(b, _, _)| *b);
+            seen_before = s.len();
+            first
+        });
+        if let Some(t) = first {
+            tokens_by_kind[i % 5].push(t);
+        }
     }
-    for (label, s) in [
+    for (label, tokens) in [
         "focus",
         "find",
         "create task",
@@ -205,8 +311,34 @@ pub async fn turns(config: &Config, pool: PgPool, iterations: usize) -> anyhow::
     ]
     .iter()
     .zip(by_kind)
+    .zip(tokens_by_kind)
     {
-        eprintln!("  {label}: {}", summarise(s, 0));
+        let (label, s) = label;
+        eprintln!(
+            "  {label}: {}; prompt tokens before history: max {}",
+            summarise(s, 0),
+            tokens.iter().max().unwrap_or(&0)
+        );
+    }
+    let mut before: Vec<usize> = counting
+        .seen
+        .lock()
+        .map(|s| s.iter().map(|(b, _, _)| *b).collect())
+        .unwrap_or_default();
+    before.sort_unstable();
+    let offered: Vec<usize> = counting
+        .seen
+        .lock()
+        .map(|s| s.iter().map(|(_, _, t)| *t).collect())
+        .unwrap_or_default();
+    if let (Some(min), Some(max)) = (before.first(), before.last()) {
+        println!(
+            "prompt tokens before history (o200k_base), first step of each turn: min {min}, median {}, max {max}; tools offered {}–{} of {} (all tool schemas alone: {whole_catalogue} tokens)",
+            before[before.len() / 2],
+            offered.iter().min().unwrap_or(&0),
+            offered.iter().max().unwrap_or(&0),
+            state.copilot.tool_specs().len(),
+        );
     }
     Ok(summarise(samples, errors))
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, anyhow, bail};
 use heimdell_adapters::http::HttpLimits;
+use heimdell_agent::copilot::usage::{self, CostConfig, Price, PriceTable};
 use heimdell_tools::crypto::SecretKey;
 use heimdell_tools::outreach::outbox::WorkerConfig;
 use secrecy::SecretString;
@@ -30,6 +31,10 @@ pub struct Config {
     pub model: ModelConfig,
     /// Copilot requests per user per month (`HEIMDELL_USAGE_LIMIT`); None for no limit.
     pub usage_limit: Option<i64>,
+    /// Prices per model (`HEIMDELL_MODEL_PRICES` or `[prices."<model>"]` in the file) and the
+    /// monthly cost limits per member (`HEIMDELL_USAGE_COST_LIMIT_USD`) and per tenant
+    /// (`HEIMDELL_TENANT_COST_LIMIT_USD`).
+    pub cost: CostConfig,
     /// The key tenant secrets (Twilio auth tokens) are encrypted with (`HEIMDELL_SECRET_KEY`,
     /// 32 bytes as hex or base64). Without it, nothing that stores or reads such a secret works.
     pub secret_key: Option<SecretKey>,
@@ -99,6 +104,10 @@ struct FileConfig {
     openai_model: Option<String>,
     openai_timeout_secs: Option<u64>,
     usage_limit: Option<i64>,
+    /// `[prices."gpt-4o-mini"] prompt = 0.15, cached_prompt = 0.075, completion = 0.60`.
+    prices: Option<std::collections::BTreeMap<String, FilePrice>>,
+    usage_cost_limit_usd: Option<FileDecimal>,
+    tenant_cost_limit_usd: Option<FileDecimal>,
     public_url: Option<String>,
     twilio_base_url: Option<String>,
     header_timeout_secs: Option<u64>,
@@ -108,6 +117,81 @@ struct FileConfig {
     metrics_addr: Option<String>,
     password_slots: Option<usize>,
     trusted_proxies: Option<Vec<String>>,
+}
+
+/// A model's prices in the file, in US dollars per million tokens; cached prompt tokens cost
+/// the prompt price when `cached_prompt` is left out.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilePrice {
+    prompt: FileDecimal,
+    cached_prompt: Option<FileDecimal>,
+    completion: FileDecimal,
+}
+
+/// A decimal in the file, as a TOML number (`0.15`) or string (`"0.15"`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum FileDecimal {
+    Number(f64),
+    Text(String),
+}
+
+impl FileDecimal {
+    /// The decimal as text: a float prints as the shortest text that reads back the same
+    /// (`0.075`, never `0.07500000000000001`), which is then parsed exactly.
+    fn text(&self) -> String {
+        match self {
+            FileDecimal::Number(n) => n.to_string(),
+            FileDecimal::Text(t) => t.trim().to_string(),
+        }
+    }
+}
+
+/// The price table: `HEIMDELL_MODEL_PRICES` (which replaces the file's) or the file's
+/// `[prices."<model>"]` tables.
+fn prices(
+    env: &impl Fn(&str) -> Option<String>,
+    from_file: Option<std::collections::BTreeMap<String, FilePrice>>,
+) -> anyhow::Result<PriceTable> {
+    if let Some(v) = env("HEIMDELL_MODEL_PRICES").filter(|v| !v.trim().is_empty()) {
+        return PriceTable::parse(&v).map_err(|e| anyhow!("HEIMDELL_MODEL_PRICES: {e}"));
+    }
+    let mut table = PriceTable::default();
+    for (model, p) in from_file.unwrap_or_default() {
+        let prompt = p.prompt.text();
+        let cached = p
+            .cached_prompt
+            .as_ref()
+            .map_or(prompt.clone(), FileDecimal::text);
+        Price::parse(&prompt, &cached, &p.completion.text())
+            .and_then(|price| table.insert(&model, price))
+            .map_err(|e| anyhow!("[prices.{model:?}] in the config file: {e}"))?;
+    }
+    Ok(table)
+}
+
+/// A monthly cost limit in US dollars from the environment (which wins) or the file.
+fn cost_limit(
+    env: &impl Fn(&str) -> Option<String>,
+    var: &str,
+    key: &str,
+    from_file: Option<FileDecimal>,
+) -> anyhow::Result<Option<i64>> {
+    match env(var).filter(|v| !v.trim().is_empty()) {
+        Some(v) => usage::parse_usd_limit(&v)
+            .map(Some)
+            .map_err(|e| anyhow!("{var}={v} {e}")),
+        None => match from_file {
+            Some(d) => {
+                let t = d.text();
+                usage::parse_usd_limit(&t)
+                    .map(Some)
+                    .map_err(|e| anyhow!("{key} = {t} in the config file {e} ({var})"))
+            }
+            None => Ok(None),
+        },
+    }
 }
 
 /// A number from the environment (which wins) or the file, else `default`; a bad one is named.
@@ -230,6 +314,21 @@ impl Config {
             ),
             None => f.usage_limit,
         };
+        let cost = CostConfig {
+            prices: prices(&env, f.prices)?,
+            member_limit_micro_cents: cost_limit(
+                &env,
+                "HEIMDELL_USAGE_COST_LIMIT_USD",
+                "usage_cost_limit_usd",
+                f.usage_cost_limit_usd,
+            )?,
+            tenant_limit_micro_cents: cost_limit(
+                &env,
+                "HEIMDELL_TENANT_COST_LIMIT_USD",
+                "tenant_cost_limit_usd",
+                f.tenant_cost_limit_usd,
+            )?,
+        };
         // The key is a secret: only the environment carries it, never the config file.
         let secret_key = match env("HEIMDELL_SECRET_KEY").filter(|k| !k.trim().is_empty()) {
             Some(text) => Some(
@@ -324,6 +423,7 @@ impl Config {
             outbox: WorkerConfig::default(),
             model,
             usage_limit,
+            cost,
             database: DatabaseConfig {
                 url: url.into(),
                 app_url: pick("HEIMDELL_APP_DATABASE_URL", f.app_database_url).map(Into::into),
@@ -450,6 +550,116 @@ mod tests {
             ("HEIMDELL_METRICS_ADDR", "nowhere"),
             ("HEIMDELL_TRUSTED_PROXIES", "proxy.internal"),
             ("HEIMDELL_PASSWORD_SLOTS", "many"),
+        ] {
+            let e = Config::load(None, env(&[("DATABASE_URL", "postgres://x/y"), (var, bad)]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(var), "{var}={bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn prices_and_cost_limits_parse_from_env_or_file() {
+        let c = Config::load(None, env(&[("DATABASE_URL", "postgres://x/y")])).unwrap();
+        assert!(c.cost.prices.is_empty());
+        assert_eq!(c.cost.member_limit_micro_cents, None);
+        assert_eq!(c.cost.tenant_limit_micro_cents, None);
+
+        let c = Config::load(
+            None,
+            env(&[
+                ("DATABASE_URL", "postgres://x/y"),
+                (
+                    "HEIMDELL_MODEL_PRICES",
+                    "gpt-4o-mini=0.15/0.075/0.60; gpt-4o=2.50/1.25/10",
+                ),
+                ("HEIMDELL_USAGE_COST_LIMIT_USD", "5"),
+                ("HEIMDELL_TENANT_COST_LIMIT_USD", "120.50"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.cost.prices.len(), 2);
+        assert_eq!(
+            c.cost.prices.get("gpt-4o-mini"),
+            Some(Price {
+                prompt: 150_000,
+                cached_prompt: 75_000,
+                completion: 600_000
+            })
+        );
+        assert_eq!(c.cost.member_limit_micro_cents, Some(500_000_000));
+        assert_eq!(c.cost.tenant_limit_micro_cents, Some(12_050_000_000));
+
+        let dir = std::env::temp_dir().join(format!("heimdell-cfg-prices-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("h.toml");
+        std::fs::write(
+            &file,
+            "usage_cost_limit_usd = 2.5\ntenant_cost_limit_usd = \"100\"\n\
+             [prices.\"gpt-4o-mini\"]\nprompt = 0.15\ncached_prompt = 0.075\ncompletion = 0.60\n\
+             [prices.\"llama3.1:8b\"]\nprompt = 0\ncompletion = \"0.000001\"\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&file), env(&[("DATABASE_URL", "postgres://x/y")])).unwrap();
+        assert_eq!(
+            c.cost.prices.get("gpt-4o-mini").map(|p| p.cached_prompt),
+            Some(75_000)
+        );
+        // Cached prompt tokens cost the prompt price when the file gives none.
+        assert_eq!(
+            c.cost.prices.get("llama3.1:8b"),
+            Some(Price {
+                prompt: 0,
+                cached_prompt: 0,
+                completion: 1
+            })
+        );
+        assert_eq!(c.cost.member_limit_micro_cents, Some(250_000_000));
+        assert_eq!(c.cost.tenant_limit_micro_cents, Some(10_000_000_000));
+        // The environment replaces the file's table and limits.
+        let c = Config::load(
+            Some(&file),
+            env(&[
+                ("DATABASE_URL", "postgres://x/y"),
+                ("HEIMDELL_MODEL_PRICES", "other=1/1/1"),
+                ("HEIMDELL_USAGE_COST_LIMIT_USD", "3"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.cost.prices.len(), 1);
+        assert_eq!(c.cost.member_limit_micro_cents, Some(300_000_000));
+        assert_eq!(c.cost.tenant_limit_micro_cents, Some(10_000_000_000));
+
+        std::fs::write(
+            &file,
+            "[prices.\"gpt-4o-mini\"]\nprompt = -0.15\ncompletion = 0.60\n",
+        )
+        .unwrap();
+        let e = Config::load(Some(&file), env(&[("DATABASE_URL", "postgres://x/y")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("[prices.\"gpt-4o-mini\"]") && e.contains("prompt"),
+            "{e}"
+        );
+        std::fs::write(&file, "usage_cost_limit_usd = 0\n").unwrap();
+        let e = Config::load(Some(&file), env(&[("DATABASE_URL", "postgres://x/y")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("usage_cost_limit_usd"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        for (var, bad) in [
+            ("HEIMDELL_MODEL_PRICES", "gpt-4o-mini=0.15/0.60"),
+            ("HEIMDELL_MODEL_PRICES", "gpt-4o-mini"),
+            ("HEIMDELL_MODEL_PRICES", "gpt-4o-mini=0.15/cheap/0.60"),
+            ("HEIMDELL_MODEL_PRICES", "a=1/1/1;a=2/2/2"),
+            ("HEIMDELL_MODEL_PRICES", "a=1e-6/1/1"),
+            ("HEIMDELL_USAGE_COST_LIMIT_USD", "0"),
+            ("HEIMDELL_USAGE_COST_LIMIT_USD", "-5"),
+            ("HEIMDELL_USAGE_COST_LIMIT_USD", "five"),
+            ("HEIMDELL_TENANT_COST_LIMIT_USD", "1.000000001"),
+            ("HEIMDELL_TENANT_COST_LIMIT_USD", "$100"),
         ] {
             let e = Config::load(None, env(&[("DATABASE_URL", "postgres://x/y"), (var, bad)]))
                 .unwrap_err()

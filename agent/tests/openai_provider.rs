@@ -116,6 +116,7 @@ async fn plain_text_reply_and_the_exact_request() {
             tool_calls: vec![],
             usage: Usage {
                 prompt_tokens: 321,
+                cached_prompt_tokens: 0,
                 completion_tokens: 12
             },
         }
@@ -208,6 +209,7 @@ async fn tool_call_reply_becomes_tool_calls() {
         reply.usage,
         Usage {
             prompt_tokens: 120,
+            cached_prompt_tokens: 0,
             completion_tokens: 30
         }
     );

@@ -426,3 +426,83 @@ async fn every_turn_of_every_member_starts_with_the_same_static_bytes() {
     let second = seen[1].body["messages"].as_array().unwrap();
     assert_eq!(second[1]["content"], "what should I do today?");
 }
+
+/// A turn offers a small core (the same for every member), `find_tools`, and what the user's
+/// words point at; `find_tools` offers the rest for the remainder of the turn, and the prompt
+/// before the history stays under 3,000 tokens (o200k_base) whatever the catalogue holds.
+#[tokio::test]
+async fn a_turn_offers_a_lean_core_and_find_tools_adds_what_is_asked_for() {
+    use heimdell_agent::copilot::offer::{CORE, FIND_TOOLS};
+    let script = Arc::new(ScriptedModel::new([
+        ScriptedModel::call(FIND_TOOLS, r#"{"capability": "texting"}"#),
+        ScriptedModel::say("Done looking."),
+        ScriptedModel::say("Noted."),
+        ScriptedModel::say("Noted."),
+    ]));
+    let app = TestApp::spawn_with_model(script.clone()).await;
+    let t = app.tenant("Acme").await;
+    // Pending proposals make the CONTEXT longer, as in a busy workspace.
+    for i in 0..10 {
+        app.propose(
+            &t.rep,
+            "create_task",
+            json!({"title": format!("Follow up {i}")}),
+        )
+        .await;
+    }
+    let (status, v) = chat(&app, &t.rep, json!({"message": "what should I do today?"})).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let requests = script.requests();
+    let names =
+        |i: usize| -> Vec<String> { requests[i].tools.iter().map(|t| t.name.clone()).collect() };
+    let mut core: Vec<String> = CORE.iter().map(|s| s.to_string()).collect();
+    core.push(FIND_TOOLS.to_string());
+    assert_eq!(names(0), core, "the first step offers the core only");
+    let after = names(1);
+    assert_eq!(&after[..core.len()], &core[..], "the core stays first");
+    for t in ["draft_sms", "send_sms", "list_sms_templates"] {
+        assert!(
+            after.iter().any(|n| n == t),
+            "{t} offered after find_tools: {after:?}"
+        );
+    }
+    // The model was told what it got.
+    let told = requests[1]
+        .messages
+        .iter()
+        .rev()
+        .find_map(|m| match m {
+            Message::Tool { content, .. } => Some(content.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(told.contains("send_sms"), "{told}");
+
+    // Words point at capabilities directly: a text request offers the texting tools at once.
+    let (status, _) = chat(&app, &t.rep, json!({"message": "text jane that I'm late"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let last = script.requests().pop().unwrap();
+    assert!(last.tools.iter().any(|t| t.name == "send_sms"));
+    assert!(!last.tools.iter().any(|t| t.name == "move_deal_stage"));
+
+    // The prompt before the history, counted as a tokenizer of OpenAI's models counts it.
+    let bpe = tiktoken_rs::o200k_base().unwrap();
+    let first = &requests[0];
+    let text: String = first
+        .messages
+        .iter()
+        .map(|m| match m {
+            Message::System { content } | Message::User { content } => content.clone(),
+            _ => String::new(),
+        })
+        .chain(
+            first
+                .tools
+                .iter()
+                .map(|t| format!("{} {} {}", t.name, t.description, t.parameters)),
+        )
+        .collect::<Vec<_>>()
+        .join("\n");
+    let tokens = bpe.encode_ordinary(&text).len();
+    assert!(tokens <= 3000, "{tokens} prompt tokens before the history");
+}

@@ -167,6 +167,7 @@ pub fn config_for(owner_url: &str) -> Config {
         log_format: LogFormat::Pretty,
         model: heimdell::config::ModelConfig::Builtin,
         usage_limit: None,
+        cost: Default::default(),
         secret_key: Some(heimdell_tools::crypto::SecretKey::generate()),
         public_url: None,
         twilio_base_url: heimdell_adapters::twilio::DEFAULT_BASE_URL.to_string(),

@@ -23,3 +23,4 @@ mod snapshot;
 mod tenancy;
 mod tools;
 mod twilio;
+mod usage;

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
+use heimdell_agent::copilot::usage::{CostScope, usd};
 use heimdell_agent::copilot::{ChatError, ChatRequest, store};
 use heimdell_agent::model::{EntityKind, EntityRef};
 use heimdell_tools::FieldError;
@@ -92,6 +93,25 @@ impl From<ChatError> for ApiError {
                     "You have used this month's {limit} Copilot requests. Ask an admin to raise the limit."
                 ),
             ),
+            ChatError::CostLimit {
+                scope,
+                limit_micro_cents,
+                spent_micro_cents,
+            } => {
+                let (code, whose) = match scope {
+                    CostScope::Member => ("cost_limit", "your"),
+                    CostScope::Tenant => ("tenant_cost_limit", "your team's"),
+                };
+                ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    code,
+                    format!(
+                        "This month's Copilot budget of ${} for {whose} usage is spent (${} so far). Ask an admin to raise the limit.",
+                        usd(limit_micro_cents),
+                        usd(spent_micro_cents)
+                    ),
+                )
+            }
             ChatError::Model(m) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "model_unavailable",

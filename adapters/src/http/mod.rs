@@ -15,6 +15,7 @@ pub mod server;
 mod session;
 mod state;
 mod twilio;
+mod usage;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -57,6 +58,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/chat/stream", post(chat::chat_stream))
         .route("/threads", get(chat::threads))
         .route("/threads/{id}", get(chat::thread))
+        .route("/usage", get(usage::usage))
         .route(
             "/integrations/twilio",
             post(twilio::connect).get(twilio::show),

@@ -2,8 +2,10 @@
 //! system prompt and tool schemas → run read tools and feed results back (bounded steps) →
 //! turn write tools into proposed actions → check the answer → store the thread.
 
+pub mod offer;
 mod runtime_tools;
 pub mod store;
+pub mod usage;
 
 use std::sync::Arc;
 
@@ -38,6 +40,8 @@ pub struct CopilotConfig {
     pub max_steps: usize,
     /// Requests per user per month; None for no limit.
     pub monthly_request_limit: Option<i64>,
+    /// Prices per model and the monthly cost limits.
+    pub cost: usage::CostConfig,
     /// Earlier messages of the thread sent along.
     pub history_messages: i64,
     /// Token budget for the focus record in the context pack.
@@ -49,6 +53,7 @@ impl Default for CopilotConfig {
         CopilotConfig {
             max_steps: 8,
             monthly_request_limit: None,
+            cost: usage::CostConfig::default(),
             history_messages: 20,
             context_budget_tokens: 1500,
         }
@@ -89,6 +94,12 @@ pub enum ChatError {
     ThreadNotFound,
     #[error("the monthly limit of {limit} Copilot requests is reached")]
     UsageLimit { limit: i64 },
+    #[error("this month's Copilot budget of ${} is spent", usage::usd(*.limit_micro_cents))]
+    CostLimit {
+        scope: usage::CostScope,
+        limit_micro_cents: i64,
+        spent_micro_cents: i64,
+    },
     #[error(transparent)]
     Model(#[from] ModelError),
     #[error(transparent)]
@@ -158,9 +169,10 @@ impl Copilot {
         &self.pipeline
     }
 
-    /// The tools the model is offered: the CRM tools and the runtime's own. Tools that take a
-    /// secret (connect_twilio's auth token) are left out: a secret has no place in a chat
-    /// transcript or a model's context; people use the panel or the REST API for those.
+    /// Every tool the model may be offered: the CRM tools and the runtime's own. Tools that
+    /// take a secret (connect_twilio's auth token) are left out: a secret has no place in a chat
+    /// transcript or a model's context; people use the panel or the REST API for those. A turn
+    /// offers a part of these ([`offer::Offer`]).
     pub fn tool_specs(&self) -> Vec<ToolSpec> {
         let mut specs: Vec<ToolSpec> = self
             .pipeline
@@ -197,6 +209,7 @@ impl Copilot {
         {
             return Err(ChatError::UsageLimit { limit });
         }
+        self.check_cost_limits(&mut tx, caller.user_id, now).await?;
         tx.commit().await?;
 
         // One transaction finds the member, the thread and the context: a request that fails
@@ -292,9 +305,11 @@ impl Copilot {
             role: me.role.as_str().to_string(),
             focus,
         };
+        let mut offer =
+            offer::Offer::new(&self.pipeline, caller, me.role, self.tool_specs(), &message);
         let mut request = ModelRequest {
             messages,
-            tools: self.tool_specs(),
+            tools: offer.specs(),
             facts,
         };
         let mut final_text = None;
@@ -302,6 +317,7 @@ impl Copilot {
             let reply = self.model.complete(&request).await?;
             state.prompt_tokens += u64::from(reply.usage.prompt_tokens);
             state.completion_tokens += u64::from(reply.usage.completion_tokens);
+            self.record_usage(caller, now, reply.usage).await?;
             if reply.tool_calls.is_empty() {
                 final_text = Some(reply.content.unwrap_or_default());
                 break;
@@ -311,12 +327,18 @@ impl Copilot {
                 tool_calls: reply.tool_calls.clone(),
             });
             for call in &reply.tool_calls {
-                let result = self.run_call(caller, &message, call, &mut state).await?;
+                let result = if call.name == offer::FIND_TOOLS {
+                    let args = serde_json::from_str(&call.arguments).unwrap_or(Value::Null);
+                    offer.find(&args)
+                } else {
+                    self.run_call(caller, &message, call, &mut state).await?
+                };
                 request.messages.push(Message::Tool {
                     tool_call_id: call.id.clone(),
                     content: result.to_string(),
                 });
             }
+            request.tools = offer.specs();
         }
         let text = match final_text {
             Some(t) if !t.trim().is_empty() => t,
@@ -329,7 +351,9 @@ impl Copilot {
                 "I could not finish this in the steps I am allowed. Try asking for one thing at a time.".to_string()
             }
         };
-        let text = self.grounded(&mut request, text, &mut state).await?;
+        let text = self
+            .grounded(caller, &mut request, text, &mut state)
+            .await?;
 
         let (citations, _) = grounding::citations(&text);
         let mut tx = begin_tenant(pool, caller.tenant_id).await?;
@@ -365,14 +389,6 @@ impl Copilot {
             },
         )
         .await?;
-        store::add_tokens(
-            &mut tx,
-            me.user_id,
-            now,
-            state.prompt_tokens,
-            state.completion_tokens,
-        )
-        .await?;
         tx.commit().await?;
 
         Ok(ChatResponse {
@@ -390,6 +406,7 @@ impl Copilot {
     /// grounded part and says what is unknown.
     async fn grounded(
         &self,
+        caller: Caller,
         request: &mut ModelRequest,
         text: String,
         state: &mut TurnState,
@@ -422,8 +439,19 @@ impl Copilot {
             ),
         });
         let repaired = match self.model.complete(request).await {
-            Ok(r) if r.tool_calls.is_empty() => r.content.unwrap_or_default(),
-            Ok(_) | Err(_) => String::new(),
+            Ok(r) => {
+                // The repair is paid for like any call (in the turn's month: `facts.now`).
+                state.prompt_tokens += u64::from(r.usage.prompt_tokens);
+                state.completion_tokens += u64::from(r.usage.completion_tokens);
+                self.record_usage(caller, request.facts.now, r.usage)
+                    .await?;
+                if r.tool_calls.is_empty() {
+                    r.content.unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            }
+            Err(_) => String::new(),
         };
         if !repaired.trim().is_empty() && check(&repaired).is_empty() {
             state

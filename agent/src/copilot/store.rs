@@ -6,6 +6,7 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::usage::Spend;
 use crate::model::{EntityKind, EntityRef};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -151,7 +152,8 @@ pub async fn add_message(
     Ok(id)
 }
 
-fn month_of(now: DateTime<Utc>) -> NaiveDate {
+/// The first day of `now`'s month (UTC): the key usage is counted under.
+pub fn month_of(now: DateTime<Utc>) -> NaiveDate {
     NaiveDate::from_ymd_opt(now.year(), now.month(), 1).unwrap_or_default()
 }
 
@@ -173,22 +175,121 @@ pub async fn count_request(
     Ok(i64::from(n))
 }
 
-pub async fn add_tokens(
+/// Adds one model call's tokens and estimated cost to this user's month (right after the call,
+/// so a turn that fails later still counts what was spent).
+pub async fn add_usage(
     conn: &mut PgConnection,
     user_id: Uuid,
     now: DateTime<Utc>,
-    prompt: u64,
-    completion: u64,
+    spend: &Spend<'_>,
 ) -> Result<(), sqlx::Error> {
+    let big = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     sqlx::query(
-        "UPDATE usage_counters SET prompt_tokens = prompt_tokens + $3, completion_tokens = completion_tokens + $4
-         WHERE user_id = $1 AND month = $2",
+        "INSERT INTO usage_counters AS u (tenant_id, user_id, month, prompt_tokens, cached_prompt_tokens,
+             completion_tokens, cost_micro_cents, unpriced_tokens, unpriced_models)
+         VALUES (app_tenant(), $1, $2, $3, $4, $5, $6, $7,
+             CASE WHEN $8::text IS NULL THEN '{}'::text[] ELSE ARRAY[$8::text] END)
+         ON CONFLICT (tenant_id, user_id, month) DO UPDATE SET
+             prompt_tokens = u.prompt_tokens + EXCLUDED.prompt_tokens,
+             cached_prompt_tokens = u.cached_prompt_tokens + EXCLUDED.cached_prompt_tokens,
+             completion_tokens = u.completion_tokens + EXCLUDED.completion_tokens,
+             cost_micro_cents = u.cost_micro_cents + EXCLUDED.cost_micro_cents,
+             unpriced_tokens = u.unpriced_tokens + EXCLUDED.unpriced_tokens,
+             unpriced_models = CASE WHEN $8::text IS NULL OR $8::text = ANY (u.unpriced_models)
+                 THEN u.unpriced_models ELSE u.unpriced_models || $8::text END",
     )
     .bind(user_id)
     .bind(month_of(now))
-    .bind(prompt as i64)
-    .bind(completion as i64)
+    .bind(big(spend.prompt_tokens))
+    .bind(big(spend.cached_prompt_tokens))
+    .bind(big(spend.completion_tokens))
+    .bind(spend.cost_micro_cents)
+    .bind(big(spend.unpriced_tokens()))
+    .bind(spend.unpriced_model)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// This month's estimated cost so far, in micro-cents: the user's and the whole tenant's.
+pub async fn month_costs(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT coalesce(sum(cost_micro_cents) FILTER (WHERE user_id = $1), 0)::bigint,
+                coalesce(sum(cost_micro_cents), 0)::bigint
+         FROM usage_counters WHERE tenant_id = app_tenant() AND month = $2",
+    )
+    .bind(user_id)
+    .bind(month_of(now))
+    .fetch_one(conn)
+    .await
+}
+
+/// A month's counters (one member's, or a sum).
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct UsageCounts {
+    pub requests: i64,
+    pub prompt_tokens: i64,
+    /// Of `prompt_tokens`, those served from the provider's prompt cache.
+    pub cached_prompt_tokens: i64,
+    pub completion_tokens: i64,
+    /// Estimated cost in micro-cents (1e-8 US dollar).
+    pub cost_micro_cents: i64,
+    /// Tokens of models with no configured price (not in the cost).
+    pub unpriced_tokens: i64,
+    /// Those models.
+    pub unpriced_models: Vec<String>,
+}
+
+impl UsageCounts {
+    /// Adds `other` in (models without a price: each named once).
+    pub fn add(&mut self, other: &UsageCounts) {
+        self.requests += other.requests;
+        self.prompt_tokens += other.prompt_tokens;
+        self.cached_prompt_tokens += other.cached_prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+        self.cost_micro_cents += other.cost_micro_cents;
+        self.unpriced_tokens += other.unpriced_tokens;
+        for m in &other.unpriced_models {
+            if !self.unpriced_models.contains(m) {
+                self.unpriced_models.push(m.clone());
+            }
+        }
+        self.unpriced_models.sort();
+    }
+}
+
+/// One member's counters for a month.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MemberUsage {
+    pub user_id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    #[sqlx(flatten)]
+    pub counts: UsageCounts,
+}
+
+/// The month's counters of the tenant's members who used the Copilot (of `user_id` only, when
+/// given), the most expensive first.
+pub async fn usage(
+    conn: &mut PgConnection,
+    month: NaiveDate,
+    user_id: Option<Uuid>,
+) -> Result<Vec<MemberUsage>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.user_id, u.name, u.email, u.role, c.requests::bigint AS requests, c.prompt_tokens,
+                c.cached_prompt_tokens, c.completion_tokens, c.cost_micro_cents, c.unpriced_tokens,
+                c.unpriced_models
+         FROM usage_counters c JOIN users u ON u.tenant_id = c.tenant_id AND u.id = c.user_id
+         WHERE c.tenant_id = app_tenant() AND c.month = $1 AND ($2::uuid IS NULL OR c.user_id = $2)
+         ORDER BY c.cost_micro_cents DESC, c.requests DESC, u.name, c.user_id",
+    )
+    .bind(month)
+    .bind(user_id)
+    .fetch_all(conn)
+    .await
 }

@@ -133,6 +133,9 @@ pub struct ModelRequest {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Usage {
     pub prompt_tokens: u32,
+    /// Of `prompt_tokens`, those the provider served from its prompt cache (billed at a lower
+    /// rate); 0 when it does not say.
+    pub cached_prompt_tokens: u32,
     pub completion_tokens: u32,
 }
 

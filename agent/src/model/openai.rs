@@ -343,6 +343,13 @@ impl OpenAiModel {
             .usage
             .map(|u| Usage {
                 prompt_tokens: u.prompt_tokens,
+                // OpenAI's `prompt_tokens_details.cached_tokens`; servers that leave it out (or
+                // send null) cached nothing we can bill lower. Never more than the prompt.
+                cached_prompt_tokens: u
+                    .prompt_tokens_details
+                    .and_then(|d| d.cached_tokens)
+                    .unwrap_or(0)
+                    .min(u.prompt_tokens),
                 completion_tokens: u.completion_tokens,
             })
             .unwrap_or_default();
@@ -970,6 +977,14 @@ struct WireUsage {
     prompt_tokens: u32,
     #[serde(default)]
     completion_tokens: u32,
+    #[serde(default)]
+    prompt_tokens_details: Option<WirePromptDetails>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WirePromptDetails {
+    #[serde(default)]
+    cached_tokens: Option<u32>,
 }
 
 /// Message content as text: a string, or the text parts of an array of content parts.

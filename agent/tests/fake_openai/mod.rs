@@ -252,3 +252,11 @@ pub fn tool_reply(calls: &[(&str, &str, &str)]) -> Value {
         30,
     )
 }
+
+/// A reply that is only text, `cached` of whose `prompt` tokens the server says it served from
+/// its prompt cache (`usage.prompt_tokens_details.cached_tokens`).
+pub fn text_reply_cached(content: &str, prompt: u32, cached: u32, completion_tokens: u32) -> Value {
+    let mut v = text_reply(content, prompt, completion_tokens);
+    v["usage"]["prompt_tokens_details"]["cached_tokens"] = json!(cached);
+    v
+}

@@ -123,6 +123,14 @@ impl<'a> Turn<'a> {
             || matches!(name, "list_pending_actions" | "decide_action")
     }
 
+    /// Whether this turn already asked `find_tools` for `capability`.
+    fn asked_for(&self, capability: &str) -> bool {
+        self.steps.iter().any(|s| {
+            s.name == crate::copilot::offer::FIND_TOOLS
+                && s.args.get("capability").and_then(Value::as_str) == Some(capability)
+        })
+    }
+
     fn result_of(&self, name: &str, args: &Value) -> Option<Value> {
         self.steps
             .iter()
@@ -143,7 +151,14 @@ impl<'a> Turn<'a> {
         let mut missing = Vec::new();
         for (name, args) in list {
             if !self.offered(name) {
-                return Err(Halt::Say(reply::tool_missing(name)));
+                // Like any model: ask for the capability once, then give up if it is not open.
+                return Err(match crate::copilot::offer::capability_of(name) {
+                    Some(capability) if !self.asked_for(capability) => Halt::Call(vec![(
+                        crate::copilot::offer::FIND_TOOLS.to_string(),
+                        serde_json::json!({ "capability": capability }),
+                    )]),
+                    _ => Halt::Say(reply::tool_missing(name)),
+                });
             }
             match self.result_of(name, &args) {
                 Some(r) => results.push(r),
