@@ -247,6 +247,14 @@ pub async fn turns(config: &Config, pool: PgPool, iterations: usize) -> anyhow::
     ))?);
     let state = crate::app::state_with_model(config, pool.clone(), counting.clone())?;
     let whole_catalogue = counting.tool_tokens(&state.copilot.tool_specs());
+    let mut core: Vec<ToolSpec> = state
+        .copilot
+        .tool_specs()
+        .into_iter()
+        .filter(|t| heimdell_agent::copilot::offer::CORE.contains(&t.name.as_str()))
+        .collect();
+    core.push(heimdell_agent::copilot::offer::find_tools_spec());
+    let core_tokens = counting.tool_tokens(&core);
     let (caller, contacts, names) = subjects(&pool).await?;
     let mut samples = Vec::with_capacity(iterations);
     let mut by_kind: [Vec<Duration>; 5] = Default::default();
@@ -333,7 +341,7 @@ pub async fn turns(config: &Config, pool: PgPool, iterations: usize) -> anyhow::
         .unwrap_or_default();
     if let (Some(min), Some(max)) = (before.first(), before.last()) {
         println!(
-            "prompt tokens before history (o200k_base), first step of each turn: min {min}, median {}, max {max}; tools offered {}–{} of {} (all tool schemas alone: {whole_catalogue} tokens)",
+            "prompt tokens before history (o200k_base), first step of each turn: min {min}, median {}, max {max}; tools offered {}–{} of {} (the core's schemas with find_tools: {core_tokens} tokens; all tool schemas: {whole_catalogue} tokens)",
             before[before.len() / 2],
             offered.iter().min().unwrap_or(&0),
             offered.iter().max().unwrap_or(&0),
