@@ -62,8 +62,9 @@ pub enum ModelConfig {
         api_key: Option<SecretString>,
         /// `HEIMDELL_OPENAI_MODEL`.
         model: String,
-        /// `HEIMDELL_OPENAI_TIMEOUT_SECS` (default 120): how long one request to the model may
-        /// take. Small local models need time to read a long prompt.
+        /// `HEIMDELL_OPENAI_TIMEOUT_SECS` (default 120): how long the model may stay silent
+        /// (between chunks of a streamed answer, or for a whole one). Small local models need
+        /// time to read a long prompt.
         timeout: std::time::Duration,
     },
 }

@@ -799,3 +799,101 @@ fn strict_schema_of_no_parameters_is_the_empty_object() {
     assert_eq!(strict_schema(&Value::Null), empty);
     assert_eq!(strict_schema(&json!({"type": "object"})), empty);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Streaming
+
+#[tokio::test]
+async fn a_streamed_answer_arrives_in_pieces_and_adds_up_to_the_whole() {
+    let fake = FakeOpenAi::start([Reply::stream(fake_openai::text_chunks(
+        &["Jane ", "Cooper ", "is in ", "your CRM."],
+        Duration::from_millis(5),
+    ))])
+    .await;
+    let m = model(config(&fake.base_url));
+    let pieces = std::sync::Mutex::new(Vec::<String>::new());
+    let on_text = |t: &str| pieces.lock().unwrap().push(t.to_string());
+    let reply = m.stream(&simple_request(), &on_text).await.unwrap();
+    assert_eq!(
+        *pieces.lock().unwrap(),
+        vec!["Jane ", "Cooper ", "is in ", "your CRM."]
+    );
+    assert_eq!(
+        reply.content.as_deref(),
+        Some("Jane Cooper is in your CRM.")
+    );
+    assert!(reply.tool_calls.is_empty());
+    assert_eq!(reply.usage.prompt_tokens, 100);
+    assert_eq!(reply.usage.completion_tokens, 4);
+    // Asked for as a stream, with usage; the rest of the request is what a whole one sends.
+    let seen = &fake.requests()[0];
+    assert_eq!(seen.body["stream"], true);
+    assert_eq!(seen.body["stream_options"]["include_usage"], true);
+    let messages_at = seen.raw.find("\"messages\"").unwrap();
+    assert!(seen.raw[..messages_at].contains("\"model\":\"gpt-test\""));
+    assert!(
+        seen.raw.rfind("\"stream\"").unwrap() > messages_at,
+        "stream comes last"
+    );
+}
+
+#[tokio::test]
+async fn streamed_tool_calls_are_assembled_before_anything_sees_them() {
+    let chunk = |delta: Value, finish: Value| {
+        json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-test",
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    };
+    let z = Duration::ZERO;
+    let fake = FakeOpenAi::start([Reply::stream(vec![
+        (z, chunk(json!({"role": "assistant", "tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "search", "arguments": ""}}]}), Value::Null)),
+        (z, chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"query\": "}}]}), Value::Null)),
+        (z, chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "\"Jane\"}"}}]}), Value::Null)),
+        (z, chunk(json!({}), json!("tool_calls"))),
+    ])])
+    .await;
+    let m = model(config(&fake.base_url));
+    let texts = std::sync::Mutex::new(0usize);
+    let on_text = |_: &str| *texts.lock().unwrap() += 1;
+    let req = request(
+        vec![Message::User {
+            content: "find jane".into(),
+        }],
+        vec![catalog_tool("search")],
+    );
+    let reply = m.stream(&req, &on_text).await.unwrap();
+    assert_eq!(*texts.lock().unwrap(), 0, "no text was streamed");
+    assert_eq!(reply.tool_calls.len(), 1);
+    assert_eq!(reply.tool_calls[0].id, "call_1");
+    assert_eq!(reply.tool_calls[0].name, "search");
+    let args: Value = serde_json::from_str(&reply.tool_calls[0].arguments).unwrap();
+    assert_eq!(args["query"], "Jane");
+}
+
+#[tokio::test]
+async fn the_timeout_limits_silence_between_chunks_not_the_whole_answer() {
+    // Eight pieces 150 ms apart: 1.2 s in all, four times the 300 ms timeout, never silent
+    // for longer than it.
+    let pieces = ["a", "b", "c", "d", "e", "f", "g", "h"];
+    let fake = FakeOpenAi::start([
+        Reply::stream(fake_openai::text_chunks(
+            &pieces,
+            Duration::from_millis(150),
+        )),
+        Reply::stream(fake_openai::text_chunks(
+            &["slow"],
+            Duration::from_millis(900),
+        )),
+    ])
+    .await;
+    let mut cfg = config(&fake.base_url);
+    cfg.timeout = Duration::from_millis(300);
+    let m = model(cfg);
+    let on_text = |_: &str| {};
+    let started = Instant::now();
+    let reply = m.stream(&simple_request(), &on_text).await.unwrap();
+    assert!(started.elapsed() > Duration::from_millis(900));
+    assert_eq!(reply.content.as_deref(), Some("abcdefgh"));
+    // 900 ms of silence is more than the 300 ms allowed.
+    let err = m.stream(&simple_request(), &on_text).await.unwrap_err();
+    assert!(matches!(err, ModelError::Timeout), "{err:?}");
+}

@@ -985,3 +985,47 @@ async fn browser_main_views_fit_a_phone_and_a_laptop() {
     b.assert_no_horizontal_overflow("sign-in at phone").await;
     b.close().await;
 }
+
+/// With a model that streams, the reply grows in the panel as it arrives; when the grounding
+/// check then changes it, the panel says so plainly.
+#[tokio::test]
+async fn browser_a_streamed_reply_that_was_corrected_says_so() {
+    use crate::fake_openai::{FakeOpenAi, Reply, text_chunks, text_reply};
+    let _one = ONE_AT_A_TIME.lock().await;
+    let fake = FakeOpenAi::start([
+        Reply::stream(text_chunks(
+            &["Call her ", "on +1 212 555 0199."],
+            std::time::Duration::from_millis(30),
+        )),
+        Reply::ok(text_reply("I have no phone number for her.", 10, 5)),
+    ])
+    .await;
+    let model = heimdell_agent::model::openai::OpenAiModel::new(
+        heimdell_agent::model::openai::OpenAiConfig::new(fake.base_url.clone(), "fake-model"),
+    )
+    .unwrap();
+    let app = TestApp::spawn_with_model(std::sync::Arc::new(model)).await;
+    let d = demo(&app).await;
+    let b = Browser::open(&app).await;
+    b.sign_in(&d.rep.email, &d.rep_password).await;
+    b.route("#/chat").await;
+    let input = b.wait_for(".chat-input").await;
+    input.send_keys("how do I reach her?").await.unwrap();
+    input.send_keys(&Key::Enter).await.unwrap();
+    let warning = b
+        .wait_text(
+            ".msg-assistant .warnings",
+            "Corrected after it streamed",
+            CHAT_PATIENCE,
+        )
+        .await;
+    assert!(warning.contains("could not be verified"), "{warning}");
+    let text = b
+        .js(
+            "const m = [...document.querySelectorAll('.msg-assistant')].pop(); return m.textContent;",
+            vec![],
+        )
+        .await;
+    assert!(!text.as_str().unwrap().contains("555 0199"), "{text}");
+    b.close().await;
+}

@@ -506,3 +506,88 @@ async fn a_turn_offers_a_lean_core_and_find_tools_adds_what_is_asked_for() {
     let tokens = bpe.encode_ordinary(&text).len();
     assert!(tokens <= 3000, "{tokens} prompt tokens before the history");
 }
+
+/// The events of an SSE body: (event, data as JSON).
+fn sse_events(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter_map(|block| {
+            let mut event = "message".to_string();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(e) = line.strip_prefix("event:") {
+                    event = e.trim().to_string();
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    data.push_str(d.trim_start());
+                }
+            }
+            serde_json::from_str(&data).ok().map(|v| (event, v))
+        })
+        .collect()
+}
+
+/// The panel's stream forwards the model's text as it arrives; `done` carries the checked
+/// reply, and says when the check changed what had been streamed.
+#[tokio::test]
+async fn the_chat_stream_forwards_text_as_the_model_produces_it() {
+    use crate::fake_openai::{FakeOpenAi, Reply, text_chunks, text_reply};
+    use std::time::Duration;
+    let fake = FakeOpenAi::start([
+        Reply::stream(text_chunks(
+            &["Nothing ", "is due ", "today."],
+            Duration::from_millis(20),
+        )),
+        // A number that is nowhere in the CRM: the grounding check asks for a repair...
+        Reply::stream(text_chunks(
+            &["Call her ", "on +1 212 555 0199."],
+            Duration::from_millis(5),
+        )),
+        // ...which drops it.
+        Reply::ok(text_reply("I have no phone number for her.", 10, 5)),
+    ])
+    .await;
+    let model = heimdell_agent::model::openai::OpenAiModel::new(
+        heimdell_agent::model::openai::OpenAiConfig::new(fake.base_url.clone(), "fake-model"),
+    )
+    .unwrap();
+    let app = TestApp::spawn_with_model(Arc::new(model)).await;
+    let t = app.tenant("Acme").await;
+    let stream = |message: &str| {
+        app.client
+            .post(app.url("/api/v1/chat/stream"))
+            .bearer_auth(&t.rep.token)
+            .json(&json!({"message": message}))
+            .send()
+    };
+    let body = stream("anything due?").await.unwrap().text().await.unwrap();
+    let events = sse_events(&body);
+    let deltas: Vec<&str> = events
+        .iter()
+        .filter(|(e, _)| e == "delta")
+        .map(|(_, v)| v["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(deltas, vec!["Nothing ", "is due ", "today."], "{body}");
+    let (last, done) = events.last().unwrap();
+    assert_eq!(last, "done");
+    assert_eq!(done["reply"]["text"], "Nothing is due today.");
+    assert_eq!(done["corrected"], false);
+
+    let body = stream("how do I reach her?")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let events = sse_events(&body);
+    let streamed: String = events
+        .iter()
+        .filter(|(e, _)| e == "delta")
+        .map(|(_, v)| v["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(streamed, "Call her on +1 212 555 0199.");
+    let (_, done) = events.last().unwrap();
+    assert_eq!(done["corrected"], true, "{done}");
+    assert!(
+        !done["reply"]["text"].as_str().unwrap().contains("555 0199"),
+        "{done}"
+    );
+}

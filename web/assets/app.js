@@ -1058,11 +1058,17 @@
           scrollDown(false);
         });
         const reply = (res && res.reply) || {};
-        const done = messageEl({ role: 'assistant', text: reply.text || streamed, citations: reply.citations, actions: reply.actions, warnings: reply.warnings });
+        // The streamed text was not yet checked; when the check changed it, say so plainly.
+        const warnings = [...(reply.warnings || [])];
+        if (res && res.corrected) {
+          warnings.unshift('Corrected after it streamed: what could not be verified in your CRM was taken out of the reply above.');
+        }
+        const done = messageEl({ role: 'assistant', text: reply.text || streamed, citations: reply.citations, actions: reply.actions, warnings });
         pendingEl.replaceWith(done);
         scrollDown(false);
         const n = (reply.actions || []).length;
-        announce(n ? `Reply ready, with ${n} change${n === 1 ? '' : 's'} to approve.` : 'Reply ready.');
+        const fixed = res && res.corrected ? ' It was corrected after it streamed.' : '';
+        announce((n ? `Reply ready, with ${n} change${n === 1 ? '' : 's'} to approve.` : 'Reply ready.') + fixed);
         if (res && res.thread_id && res.thread_id !== panel.threadId) {
           panel.threadId = res.thread_id;
           if (onThread) onThread(res.thread_id);

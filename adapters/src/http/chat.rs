@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures_util::stream::{self, Stream};
+use futures_util::stream;
 use heimdell_agent::copilot::usage::{CostScope, usd};
 use heimdell_agent::copilot::{ChatError, ChatRequest, store};
 use heimdell_agent::model::{EntityKind, EntityRef};
@@ -136,51 +136,51 @@ pub async fn chat(
     Ok(axum::Json(json!(response)))
 }
 
-/// The same turn, streamed as server-sent events: `delta` chunks of the reply, then `done`
-/// with the whole response (or `error`).
+/// The same turn, streamed as server-sent events: `delta` events carry the model's text as it
+/// arrives, then `done` the whole checked response (with `"corrected": true` when the grounding
+/// check changed what had been streamed), or `error`.
 pub async fn chat_stream(
     State(state): State<ApiState>,
     user: AuthUser,
     Body(body): Body<ChatBody>,
 ) -> Result<Response, ApiError> {
     let req = body.into_request()?;
-    let events: Vec<Event> = match state.copilot.turn(user.caller(), req).await {
-        Ok(response) => {
-            let mut events: Vec<Event> = chunks(&response.reply.text, 48)
-                .into_iter()
-                .map(|c| {
-                    Event::default()
-                        .event("delta")
-                        .data(json!({ "text": c }).to_string())
-                })
-                .collect();
-            events.push(
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let copilot = state.copilot.clone();
+    let caller = user.caller();
+    // The turn runs to its end even if the client goes away: it is stored either way.
+    tokio::spawn(async move {
+        let streamed = std::sync::Mutex::new(String::new());
+        let on_text = |text: &str| {
+            if let Ok(mut s) = streamed.lock() {
+                s.push_str(text);
+            }
+            let _ = tx.send(
                 Event::default()
-                    .event("done")
-                    .data(json!(response).to_string()),
+                    .event("delta")
+                    .data(json!({ "text": text }).to_string()),
             );
-            events
-        }
-        Err(e) => {
-            let api: ApiError = e.into();
-            let body = json!({ "error": { "code": api.code, "message": api.message, "details": api.details } });
-            vec![Event::default().event("error").data(body.to_string())]
-        }
-    };
-    let stream: std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>> =
-        Box::pin(stream::iter(events.into_iter().map(Ok)));
+        };
+        let event = match copilot.turn_streaming(caller, req, &on_text).await {
+            Ok(response) => {
+                let shown = streamed.lock().map(|s| s.clone()).unwrap_or_default();
+                let mut done = json!(response);
+                done["corrected"] = json!(!shown.is_empty() && shown != response.reply.text);
+                Event::default().event("done").data(done.to_string())
+            }
+            Err(e) => {
+                let api: ApiError = e.into();
+                Event::default().event("error").data(api.body().to_string())
+            }
+        };
+        let _ = tx.send(event);
+    });
+    let stream = stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|e| (Ok::<_, Infallible>(e), rx))
+    });
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response())
-}
-
-/// Splits text into chunks of about `size` characters, on character boundaries.
-fn chunks(text: &str, size: usize) -> Vec<String> {
-    let chars: Vec<char> = text.chars().collect();
-    chars
-        .chunks(size.max(1))
-        .map(|c| c.iter().collect())
-        .collect()
 }
 
 pub async fn threads(

@@ -191,6 +191,26 @@ impl Copilot {
 
     /// Runs one turn.
     pub async fn turn(&self, caller: Caller, req: ChatRequest) -> Result<ChatResponse, ChatError> {
+        self.turn_with(caller, req, None).await
+    }
+
+    /// Runs one turn, handing the model's text to `on_text` as it is produced. What was
+    /// streamed is not yet checked: the response's text is the grounded one, which may differ.
+    pub async fn turn_streaming(
+        &self,
+        caller: Caller,
+        req: ChatRequest,
+        on_text: &(dyn Fn(&str) + Send + Sync),
+    ) -> Result<ChatResponse, ChatError> {
+        self.turn_with(caller, req, Some(on_text)).await
+    }
+
+    async fn turn_with(
+        &self,
+        caller: Caller,
+        req: ChatRequest,
+        on_text: Option<&(dyn Fn(&str) + Send + Sync)>,
+    ) -> Result<ChatResponse, ChatError> {
         let message = req.message.trim().to_string();
         if message.is_empty() || message.chars().count() > 4000 {
             return Err(ChatError::Invalid(vec![FieldError::new(
@@ -314,7 +334,10 @@ impl Copilot {
         };
         let mut final_text = None;
         for _ in 0..self.config.max_steps {
-            let reply = self.model.complete(&request).await?;
+            let reply = match on_text {
+                Some(f) => self.model.stream(&request, f).await?,
+                None => self.model.complete(&request).await?,
+            };
             state.prompt_tokens += u64::from(reply.usage.prompt_tokens);
             state.completion_tokens += u64::from(reply.usage.completion_tokens);
             self.record_usage(caller, now, reply.usage).await?;

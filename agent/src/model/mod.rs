@@ -175,4 +175,23 @@ pub trait ChatModel: Send + Sync {
         &'a self,
         req: &'a ModelRequest,
     ) -> BoxFuture<'a, Result<ModelReply, ModelError>>;
+
+    /// The same answer, its text handed to `on_text` piece by piece as it is produced (tool
+    /// calls are assembled whole before anything runs). A model that cannot stream hands over
+    /// the whole text of a final answer at once.
+    fn stream<'a>(
+        &'a self,
+        req: &'a ModelRequest,
+        on_text: &'a (dyn Fn(&str) + Send + Sync),
+    ) -> BoxFuture<'a, Result<ModelReply, ModelError>> {
+        Box::pin(async move {
+            let reply = self.complete(req).await?;
+            if reply.tool_calls.is_empty()
+                && let Some(text) = reply.content.as_deref().filter(|t| !t.is_empty())
+            {
+                on_text(text);
+            }
+            Ok(reply)
+        })
+    }
 }

@@ -26,6 +26,8 @@ pub struct Reply {
     pub body: String,
     pub delay: Option<Duration>,
     pub retry_after: Option<String>,
+    /// A streamed answer: each event's data after its pause (then `[DONE]`).
+    pub events: Option<Vec<(Duration, String)>>,
 }
 
 impl Reply {
@@ -40,6 +42,24 @@ impl Reply {
             body: body.to_string(),
             delay: None,
             retry_after: None,
+            events: None,
+        }
+    }
+
+    /// 200 with `text/event-stream`: each `chat.completion.chunk` after its pause, then
+    /// `data: [DONE]`, as OpenAI streams.
+    pub fn stream(chunks: Vec<(Duration, Value)>) -> Reply {
+        let mut events: Vec<(Duration, String)> = chunks
+            .into_iter()
+            .map(|(pause, chunk)| (pause, chunk.to_string()))
+            .collect();
+        events.push((Duration::ZERO, "[DONE]".to_string()));
+        Reply {
+            status: 200,
+            body: String::new(),
+            delay: None,
+            retry_after: None,
+            events: Some(events),
         }
     }
 
@@ -175,6 +195,22 @@ async fn elsewhere(
 
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
+        if let Some(events) = self.events {
+            let body = futures_util::stream::unfold(events.into_iter(), |mut rest| async move {
+                let (pause, data) = rest.next()?;
+                tokio::time::sleep(pause).await;
+                Some((
+                    Ok::<_, std::convert::Infallible>(format!("data: {data}\n\n")),
+                    rest,
+                ))
+            });
+            let mut resp = axum::body::Body::from_stream(body).into_response();
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            );
+            return resp;
+        }
         let status = StatusCode::from_u16(self.status).expect("status");
         let mut resp = (status, self.body).into_response();
         resp.headers_mut().insert(
@@ -189,6 +225,32 @@ impl IntoResponse for Reply {
         }
         resp
     }
+}
+
+/// The chunks of a streamed text answer, one per piece, then one with the usage.
+pub fn text_chunks(pieces: &[&str], pause: Duration) -> Vec<(Duration, Value)> {
+    let mut out: Vec<(Duration, Value)> = pieces
+        .iter()
+        .map(|p| {
+            (
+                pause,
+                json!({"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 1,
+                       "model": "fake-model",
+                       "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": null}]}),
+            )
+        })
+        .collect();
+    out.push((
+        Duration::ZERO,
+        json!({"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 1, "model": "fake-model",
+               "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+    ));
+    out.push((
+        Duration::ZERO,
+        json!({"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 1, "model": "fake-model",
+               "choices": [], "usage": {"prompt_tokens": 100, "completion_tokens": pieces.len()}}),
+    ));
+    out
 }
 
 /// A complete `chat.completion` object as OpenAI sends it, around `message`.

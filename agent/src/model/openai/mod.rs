@@ -126,7 +126,14 @@ pub struct OpenAiModel {
     api_key: Option<SecretString>,
     timeout: Duration,
     max_retries: u32,
+    /// For streamed answers, which the async-openai client does not carry: the same HTTP
+    /// client, the chat-completions URL, and the retry policy.
+    http: reqwest::Client,
+    completions_url: String,
+    policy: Arc<RetryPolicy>,
 }
+
+mod stream;
 
 impl fmt::Debug for OpenAiModel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -191,6 +198,7 @@ impl OpenAiModel {
 
         // Everything explicit: OpenAIConfig::new() would otherwise pick up OPENAI_API_KEY,
         // OPENAI_BASE_URL, OPENAI_ORG_ID and OPENAI_PROJECT_ID from the environment.
+        let completions_url = format!("{base_url}/chat/completions");
         let config = OpenAIConfig::new()
             .with_api_base(base_url)
             .with_api_key(
@@ -210,9 +218,13 @@ impl OpenAiModel {
                 host: host.clone(),
             }),
         };
-        let client = Client::build(http, config).with_http_service(transport);
+        let policy = transport.policy.clone();
+        let client = Client::build(http.clone(), config).with_http_service(transport);
 
         Ok(OpenAiModel {
+            http,
+            completions_url,
+            policy,
             client,
             model: cfg.model,
             temperature: cfg.temperature,
@@ -236,6 +248,8 @@ impl OpenAiModel {
                 ToolChoiceOptions::Auto,
             )),
             messages,
+            stream: None,
+            stream_options: None,
         }
     }
 
@@ -419,6 +433,14 @@ impl ChatModel for OpenAiModel {
             self.parse_reply(resp, &req.tools)
         })
     }
+
+    fn stream<'a>(
+        &'a self,
+        req: &'a ModelRequest,
+        on_text: &'a (dyn Fn(&str) + Send + Sync),
+    ) -> BoxFuture<'a, Result<ModelReply, ModelError>> {
+        Box::pin(self.stream_reply(req, on_text))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -437,6 +459,11 @@ struct WireRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     tool_choice: Option<ChatCompletionToolChoiceOption>,
     messages: Vec<ChatCompletionRequestMessage>,
+    /// Last, so a streamed request shares its whole prefix with a whole one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<Value>,
 }
 
 fn wire_message(m: &Message) -> ChatCompletionRequestMessage {
