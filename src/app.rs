@@ -57,10 +57,12 @@ pub fn build_model(config: &Config) -> anyhow::Result<Arc<dyn ChatModel>> {
             api_key,
             model,
             timeout,
+            max_tokens,
         } => {
             let mut cfg = OpenAiConfig::new(base_url.clone(), model.clone());
             cfg.api_key = api_key.clone();
             cfg.timeout = *timeout;
+            cfg.max_tokens = *max_tokens;
             Arc::new(OpenAiModel::new(cfg).context("the OpenAI-compatible model is misconfigured")?)
         }
     })

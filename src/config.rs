@@ -66,6 +66,9 @@ pub enum ModelConfig {
         /// (between chunks of a streamed answer, or for a whole one). Small local models need
         /// time to read a long prompt.
         timeout: std::time::Duration,
+        /// `HEIMDELL_OPENAI_MAX_TOKENS` (default 1024; 0 leaves it to the server): the most
+        /// tokens one answer may take.
+        max_tokens: Option<u32>,
     },
 }
 
@@ -104,6 +107,7 @@ struct FileConfig {
     openai_base_url: Option<String>,
     openai_model: Option<String>,
     openai_timeout_secs: Option<u64>,
+    openai_max_tokens: Option<u32>,
     usage_limit: Option<i64>,
     /// `[prices."gpt-4o-mini"] prompt = 0.15, cached_prompt = 0.075, completion = 0.60`.
     prices: Option<std::collections::BTreeMap<String, FilePrice>>,
@@ -305,6 +309,13 @@ impl Config {
                     }
                     std::time::Duration::from_secs(secs)
                 },
+                max_tokens: Some(number(
+                    &env,
+                    "HEIMDELL_OPENAI_MAX_TOKENS",
+                    f.openai_max_tokens,
+                    1024,
+                )?)
+                .filter(|n| *n > 0),
             },
             Some(other) => bail!("HEIMDELL_MODEL={other}: use builtin or openai"),
         };
@@ -510,6 +521,15 @@ mod tests {
         assert_eq!(
             timeout(openai(&[("HEIMDELL_OPENAI_TIMEOUT_SECS", "600")]).unwrap()),
             600
+        );
+        let max_tokens = |c: Config| match c.model {
+            ModelConfig::OpenAi { max_tokens, .. } => max_tokens,
+            ModelConfig::Builtin => panic!("openai was asked for"),
+        };
+        assert_eq!(max_tokens(openai(&[]).unwrap()), Some(1024));
+        assert_eq!(
+            max_tokens(openai(&[("HEIMDELL_OPENAI_MAX_TOKENS", "0")]).unwrap()),
+            None
         );
         for bad in ["0", "soon"] {
             let e = openai(&[("HEIMDELL_OPENAI_TIMEOUT_SECS", bad)])

@@ -133,6 +133,8 @@ async fn plain_text_reply_and_the_exact_request() {
     let body = &sent.body;
     assert_eq!(body["model"], "gpt-test");
     assert_eq!(body["temperature"], json!(0.0));
+    // Bounded: a small model that loses its way must not ramble for minutes.
+    assert_eq!(body["max_tokens"], json!(1024));
     assert_eq!(body["tool_choice"], "auto");
     assert!(body.get("stream").is_none_or(|s| s == false), "{body}");
     assert_eq!(

@@ -77,6 +77,9 @@ pub struct OpenAiConfig {
     /// Sampling temperature; `Some(0.0)` by default for repeatable tool use. `None` leaves it
     /// out, for models that accept only their default (OpenAI's reasoning models).
     pub temperature: Option<f32>,
+    /// The most tokens one answer may take (`max_tokens`), 1,024 by default: a small model that
+    /// loses its way otherwise rambles for minutes. `None` leaves it to the server.
+    pub max_tokens: Option<u32>,
 }
 
 impl OpenAiConfig {
@@ -90,6 +93,7 @@ impl OpenAiConfig {
             timeout: Duration::from_secs(120),
             max_retries: 3,
             initial_backoff: Duration::from_millis(500),
+            max_tokens: Some(1024),
             temperature: Some(0.0),
         }
     }
@@ -120,6 +124,7 @@ pub struct OpenAiModel {
     client: Client<OpenAIConfig>,
     model: String,
     temperature: Option<f32>,
+    max_tokens: Option<u32>,
     /// `host[:port]` of the service, for messages.
     host: String,
     /// Kept only to scrub it out of anything a server says back.
@@ -228,6 +233,7 @@ impl OpenAiModel {
             client,
             model: cfg.model,
             temperature: cfg.temperature,
+            max_tokens: cfg.max_tokens,
             host,
             api_key,
             timeout: cfg.timeout,
@@ -243,6 +249,7 @@ impl OpenAiModel {
         WireRequest {
             model: self.model.clone(),
             temperature: self.temperature,
+            max_tokens: self.max_tokens,
             tools: has_tools.then_some(tools),
             tool_choice: has_tools.then_some(ChatCompletionToolChoiceOption::Mode(
                 ToolChoiceOptions::Auto,
@@ -454,6 +461,8 @@ struct WireRequest {
     model: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tools: Option<Vec<ChatCompletionTools>>,
     #[serde(skip_serializing_if = "Option::is_none")]
