@@ -101,24 +101,42 @@ async fn sign_ins_from_one_address_are_rate_limited() {
     assert_eq!(error_code(&v), "rate_limited");
 }
 
-#[tokio::test]
-async fn password_checks_beyond_the_cores_wait_briefly_then_get_429() {
-    let app = TestApp::spawn_configured(None, |c| {
+/// A server with one password slot, a 1 ms queue and no per-address limit.
+async fn one_password_slot() -> TestApp {
+    TestApp::spawn_configured(None, |c| {
         c.http.sign_ins_per_minute = 0;
         c.http.password_slots = 1;
         c.http.password_queue = Duration::from_millis(1);
     })
-    .await;
-    let _ = app.tenant("Acme").await;
-    let attempts = (0..12).map(|i| {
+    .await
+}
+
+/// `n` sign-ins sent at once, the i-th for `email(i)`.
+async fn sign_ins_at_once(
+    app: &TestApp,
+    n: usize,
+    email: impl Fn(usize) -> String,
+    password: &str,
+) -> Vec<reqwest::Response> {
+    let attempts = (0..n).map(|i| {
         app.client
             .post(app.url("/api/v1/session"))
-            .json(&json!({"email": format!("flood{i}@acme.test"), "password": "x"}))
+            .json(&json!({"email": email(i), "password": password}))
             .send()
     });
+    futures_util::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[tokio::test]
+async fn password_checks_beyond_the_cores_wait_briefly_then_get_429() {
+    let app = one_password_slot().await;
+    let _ = app.tenant("Acme").await;
     let mut statuses = Vec::new();
-    for r in futures_util::future::join_all(attempts).await {
-        let r = r.unwrap();
+    for r in sign_ins_at_once(&app, 12, |i| format!("flood{i}@acme.test"), "x").await {
         let retry = r.headers().get("retry-after").is_some();
         let (status, v) = body(r).await;
         if status == StatusCode::TOO_MANY_REQUESTS {
@@ -138,23 +156,12 @@ async fn password_checks_beyond_the_cores_wait_briefly_then_get_429() {
 
 #[tokio::test]
 async fn sign_ins_refused_as_busy_do_not_count_towards_the_lockout() {
-    let app = TestApp::spawn_configured(None, |c| {
-        c.http.sign_ins_per_minute = 0;
-        c.http.password_slots = 1;
-        c.http.password_queue = Duration::from_millis(1);
-    })
-    .await;
+    let app = one_password_slot().await;
     let t = app.tenant("Acme").await;
-    let attempts = (0..10).map(|_| {
-        app.client
-            .post(app.url("/api/v1/session"))
-            .json(&json!({"email": t.admin.email, "password": "wrong"}))
-            .send()
-    });
     let mut checked = 0;
     let mut busy = 0;
-    for r in futures_util::future::join_all(attempts).await {
-        match r.unwrap().status() {
+    for r in sign_ins_at_once(&app, 10, |_| t.admin.email.clone(), "wrong").await {
+        match r.status() {
             StatusCode::UNAUTHORIZED => checked += 1,
             StatusCode::TOO_MANY_REQUESTS => busy += 1,
             other => panic!("{other}"),
