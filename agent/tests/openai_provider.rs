@@ -142,7 +142,7 @@ async fn plain_text_reply_and_the_exact_request() {
         json!([
             {"role": "system", "content": "You are Heimdell."},
             {"role": "user", "content": "Find Jane"},
-            {"role": "assistant", "tool_calls": [
+            {"role": "assistant", "content": "", "tool_calls": [
                 {"id": "call_1", "type": "function", "function": {"name": "search", "arguments": search_args}}
             ]},
             {"role": "tool", "content": "[{\"type\":\"contact\"}]", "tool_call_id": "call_1"},

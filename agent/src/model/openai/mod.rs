@@ -505,12 +505,10 @@ fn wire_message(m: &Message) -> ChatCompletionRequestMessage {
                     })
                 })
                 .collect();
-            // The API wants content unless there are tool calls.
-            let content = match content {
-                Some(c) => Some(c.clone()),
-                None if calls.is_empty() => Some(String::new()),
-                None => None,
-            };
+            // Always some content, empty beside tool calls: OpenAI accepts either, but chat
+            // templates of local servers (llama-cpp-python's chatml-function-calling) read
+            // `message.content` and fail with a 500 when it is missing.
+            let content = Some(content.clone().unwrap_or_default());
             ChatCompletionRequestMessage::Assistant(ChatCompletionRequestAssistantMessage {
                 content: content.map(ChatCompletionRequestAssistantMessageContent::Text),
                 tool_calls: (!calls.is_empty()).then_some(calls),
