@@ -6,6 +6,7 @@
 #   make eval          run only the eval suite (evals/), scorecard in $CARGO_TARGET_DIR
 #   make browser-deps  install Chromium + chromedriver (for browser tests) if missing
 #   make bench-deps    install wrk if missing
+#   make model-check   a real small model (SmolLM2 on llama-cpp-python's server) through the Copilot
 #
 # DATABASE_URL in the environment always wins over the local cluster.
 
@@ -37,10 +38,10 @@ esac; \
 export DATABASE_URL="$$url"
 endef
 
-.PHONY: help db demo test eval browser-deps bench-deps
+.PHONY: help db demo test eval browser-deps bench-deps model-check
 
 help:
-	@sed -n '3,8p' '$(ROOT)/Makefile' | sed 's/^# *//'
+	@sed -n '3,9p' '$(ROOT)/Makefile' | sed 's/^# *//'
 
 db:
 	@bash '$(PG)' up
@@ -74,6 +75,13 @@ eval:
 	@$(ENSURE_DB); \
 	cd '$(ROOT)'; \
 	$(EVAL)
+
+# A real model in the loop (scripts/model-check.sh): installs llama-cpp-python's server and the
+# SmolLM2-135M GGUF into .model/ (llama.cpp built once, then cached), serves it on loopback and
+# runs a selection of eval cases through it. Fails on a safety violation or a crash, not on
+# the small model's pass rate; prints prompt tokens per turn and prefix-cache reuse.
+model-check:
+	@bash '$(ROOT)/scripts/model-check.sh'
 
 browser-deps:
 	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
