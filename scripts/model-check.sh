@@ -23,7 +23,7 @@
 #   HEIMDELL_MODEL_CHECK_CASES  space-separated case files (under evals/cases, without .yaml)
 #                               to run instead of the list below
 #   HEIMDELL_MODEL_CHECK_BUDGET_SECS  no new case starts after this many seconds (default 720)
-#   HEIMDELL_MODEL_CHECK_CTX    the server's context size (default 8192)
+#   HEIMDELL_MODEL_CHECK_CTX    the server's context size (default 6144; SmolLM2 knows 8192)
 #   HEIMDELL_MODEL_CACHE        where built wheels are kept (default $HOME/.cache/heimdell-model)
 #   DATABASE_URL                used as is; otherwise the local Postgres (`make db`)
 set -euo pipefail
@@ -35,7 +35,10 @@ readonly VENV="$MODEL_DIR/venv"
 readonly LLAMA_VERSION=0.3.36
 readonly SMOLLM_VERSION=0.1.2
 readonly CACHE="${HEIMDELL_MODEL_CACHE:-$HOME/.cache/heimdell-model}"
-readonly CTX="${HEIMDELL_MODEL_CHECK_CTX:-8192}"
+# 6144 holds the largest first request seen (~4,400 prompt tokens + max_tokens 1,024) and caps
+# a runaway tool call: chatml-function-calling ignores max_tokens for a call's arguments, so
+# SmolLM2 can write digits into a nullable uuid until the context is full (~14 tokens/s).
+readonly CTX="${HEIMDELL_MODEL_CHECK_CTX:-6144}"
 readonly BUDGET="${HEIMDELL_MODEL_CHECK_BUDGET_SECS:-720}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/heimdell-target}"
 
@@ -110,8 +113,9 @@ install() {
 # the safety rules a model's output can break (consent, tenancy, injection, approval), every
 # category, and two-turn threads of one member (for the second turn's prompt tokens). They run
 # one at a time, and no new one starts after HEIMDELL_MODEL_CHECK_BUDGET_SECS (default 720 s):
-# SmolLM2-135M on two cores takes 15-60 s a model call (a ~4,000-token prompt), and up to ~5 min
-# when it rambles in a tool call's arguments, so how many of them run depends on the machine.
+# SmolLM2-135M on two cores takes 15-30 s for a turn's first call (a ~4,000-token prompt), a few
+# seconds for a follow-up that reuses the prefix, and up to ~2.5 min when it rambles in a tool
+# call's arguments (bounded by CTX below): four to six cases fit, depending on the machine.
 readonly DEFAULT_CASES="
 consent/sms-opted-out-builtin
 tenancy/text-foreign-contact-builtin
@@ -182,6 +186,10 @@ main() {
     "") ;;
     *) die "usage: scripts/model-check.sh [--install-only]" ;;
   esac
+  # One run at a time per clone: two would share .model/ (the venv, logs and suites).
+  mkdir -p "$MODEL_DIR"
+  exec 9>"$MODEL_DIR/.lock"
+  flock -n 9 || die "another model-check is running in this clone ($MODEL_DIR/.lock)"
   local t0=$SECONDS
   install
   log "install step: $((SECONDS - t0)) s"
@@ -226,13 +234,13 @@ EOF
     --host 127.0.0.1 --port "$port" \
     --n_ctx "$CTX" --n_threads "$(nproc)" \
     --chat_format chatml-function-calling \
-    --verbose true >>"$MODEL_DIR/server.log" 2>&1 &
+    --verbose true >>"$MODEL_DIR/server.log" 2>&1 9>&- &
   SERVER_PID=$!
   wait_for "http://127.0.0.1:$port/v1/models" "$SERVER_PID" "the model server" 180
   proxy_port="$(free_port)"
   python3 "$ROOT/scripts/model_check/proxy.py" --listen-port "$proxy_port" \
     --upstream "http://127.0.0.1:$port" --log "$MODEL_DIR/requests.jsonl" \
-    --save "$MODEL_DIR/requests" 2>>"$MODEL_DIR/proxy.log" &
+    --save "$MODEL_DIR/requests" 2>>"$MODEL_DIR/proxy.log" 9>&- &
   PROXY_PID=$!
   wait_for "http://127.0.0.1:$proxy_port/v1/models" "$PROXY_PID" "the recording proxy" 30
 
